@@ -1,0 +1,1 @@
+"""Post-mortem drafts, journal exports, evidence bundles, STIX."""

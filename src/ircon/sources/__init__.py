@@ -1,0 +1,1 @@
+"""Detection backends -> alerts and telemetry events."""
