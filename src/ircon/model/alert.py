@@ -28,6 +28,7 @@ class AlertIn:
     generator_url: str | None = None
     group_key: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    state: str = "active"  # backend state: active, suppressed (silenced/inhibited), unprocessed
 
     @property
     def name(self) -> str:

@@ -1,0 +1,1 @@
+"""Triage: dedup, grouping into incidents, campaign correlation, severity (pure, no I/O)."""
