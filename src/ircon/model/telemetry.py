@@ -61,6 +61,8 @@ class TelemetryEvent:
     latency_ms: float | None = None
     origin: str = ""  # file path or source name the event came from
     line: int = 0  # 1-based line number within ``origin``
+    key_alias: str | None = None  # human name of the key (LiteLLM key alias), for display
+    end_user: str | None = None  # end-user id the application passed (OpenAI ``user`` param)
 
     @property
     def prompt_text(self) -> str:
