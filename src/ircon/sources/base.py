@@ -16,6 +16,10 @@ from ircon.model.alert import AlertIn
 from ircon.model.telemetry import TelemetryEvent
 
 
+class SourceError(Exception):
+    """A pull failed; the message is the cause, worded for a responder."""
+
+
 @dataclass(slots=True)
 class SourceHealth:
     healthy: bool = True
