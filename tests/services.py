@@ -74,9 +74,8 @@ class Alertmanager:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    "alertmanager exited: " + (self.workdir / "alertmanager.log").read_text()[-2000:]
-                )
+                log_text = (self.workdir / "alertmanager.log").read_text()[-2000:]
+                raise RuntimeError("alertmanager exited: " + log_text)
             try:
                 if httpx.get(self.url + "/-/ready", timeout=0.5).status_code == 200:
                     return

@@ -79,7 +79,10 @@ def _classify(exc: Exception) -> tuple[int | None, str]:
     from ircon.secrets import SecretError
     from ircon.store.engine import StoreError
     from ircon.store.incidents import IncidentInputError
+    from ircon.store.journal import UnknownIncident
 
+    if isinstance(exc, UnknownIncident):
+        return 2, str(exc)
     if isinstance(exc, ConfigError | SecretError | JournalEncodingError | IncidentInputError):
         return 2, str(exc)
     if isinstance(exc, StoreError):

@@ -122,7 +122,7 @@ def _find_line(text: str, loc: tuple[Any, ...]) -> int | None:
     return start + 1 if start else None
 
 
-def _hint(err: dict[str, Any]) -> str:
+def _hint(err: Any) -> str:
     typ = err.get("type", "")
     if typ == "extra_forbidden":
         return "remove it or check its spelling against config/ircon.toml"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 REF_RE = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|keyring:[^/\s]+/\S+)$")
 DEFAULT_SERVICE = "ircon"
@@ -17,7 +18,7 @@ def is_ref(value: str) -> bool:
     return bool(REF_RE.match(value))
 
 
-def _keyring():  # type: ignore[no-untyped-def]
+def _keyring() -> Any:
     import keyring
     from keyring.backends import fail
 

@@ -59,9 +59,9 @@ class Ctx:
 
     @cached_property
     def actor(self) -> str:
-        from ircon.identity import default_actor
-
         import os
+
+        from ircon.identity import default_actor
 
         if os.environ.get("IRCON_ACTOR"):
             return os.environ["IRCON_ACTOR"]

@@ -99,7 +99,7 @@ def cmd_show(args: argparse.Namespace, ctx: Ctx) -> int:
     entries = journal.entries(ctx.store, args.id)
     if args.json:
         ctx.json({
-            "incident": {k: v for k, v in inc.items() if k not in ("id",)} | {"id": inc["human_id"]},
+            "incident": {k: v for k, v in inc.items() if k != "id"} | {"id": inc["human_id"]},
             "journal": [e.to_dict() for e in entries],
         })
         return 0
@@ -123,12 +123,21 @@ def cmd_list(args: argparse.Namespace, ctx: Ctx) -> int:
     if not rows:
         ctx.out.print("no incidents")
         return 0
-    table = Table("ID", "SEV", "STATUS", "TITLE", "COMMANDER", "OPENED (UTC)", "ENTRIES")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("ID", no_wrap=True, min_width=12)
+    table.add_column("SEV", no_wrap=True, min_width=4)
+    table.add_column("STATUS", no_wrap=True, min_width=9)
+    table.add_column("TITLE", no_wrap=True, overflow="ellipsis", ratio=1)
+    wide = ctx.out.width >= 100
+    if wide:
+        table.add_column("COMMANDER", no_wrap=True, overflow="ellipsis")
+    table.add_column("OPENED (UTC)", no_wrap=True, min_width=16)
+    table.add_column("ENTRIES", justify="right", no_wrap=True)
     for r in rows:
-        table.add_row(
-            r.id, r.severity, r.status, Text(one_line(r.title, 60)),
-            Text(one_line(r.commander or "-", 24)),
-            r.created_at.strftime("%Y-%m-%d %H:%M"), str(r.entries),
-        )
+        cells: list[str | Text] = [r.id, r.severity, r.status, Text(one_line(r.title, 60))]
+        if wide:
+            cells.append(Text(one_line(r.commander or "-", 24)))
+        cells += [r.created_at.strftime("%Y-%m-%d %H:%M"), str(r.entries)]
+        table.add_row(*cells)
     ctx.out.print(table)
     return 0

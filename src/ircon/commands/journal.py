@@ -27,10 +27,7 @@ def register(sub: Any) -> None:
 def cmd_verify(args: argparse.Namespace, ctx: Ctx) -> int:
     from ircon.store.journal import VerifyReport, verify
 
-    if args.file:
-        report = _verify_file(args.file)
-    else:
-        report = verify(ctx.store, args.id)
+    report = _verify_file(args.file) if args.file else verify(ctx.store, args.id)
     assert isinstance(report, VerifyReport)
     if args.json:
         ctx.json(report.to_dict())

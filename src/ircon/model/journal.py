@@ -37,7 +37,7 @@ GENESIS = "0" * 64
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 200
 
-_encode_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode_str = json.encoder.encode_basestring_ascii
 
 
 class JournalEncodingError(ValueError):

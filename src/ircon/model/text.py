@@ -50,9 +50,7 @@ def visible(s: str, limit: int | None = None, *, keep_newlines: bool = False) ->
     n = 0
     for ch in s:
         cp = ord(ch)
-        if keep_newlines and ch == "\n":
-            piece = ch
-        elif cp < 0x7F and cp >= 0x20:
+        if (keep_newlines and ch == "\n") or (cp < 0x7F and cp >= 0x20):
             piece = ch
         elif _is_unsafe(cp):
             piece = _escape(cp)

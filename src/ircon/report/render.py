@@ -30,7 +30,8 @@ def entry_summary(e: ChainEntry, limit: int = 160) -> str:
 
 def incident_summary_lines(inc: dict[str, Any], entries: list[ChainEntry]) -> Iterator[str]:
     yield f"{inc['human_id']}  {inc['severity']}  {inc['status']}  {one_line(inc['title'], 100)}"
-    yield f"  kind: {one_line(inc['kind'], 40)}   commander: {one_line(inc['commander'] or '-', 40)}"
+    commander = one_line(inc["commander"] or "-", 40)
+    yield f"  kind: {one_line(inc['kind'], 40)}   commander: {commander}"
     yield f"  opened: {inc['created_at']}   updated: {inc['updated_at']}"
     if inc.get("playbook"):
         yield f"  playbook: {one_line(inc['playbook'], 60)} ({inc.get('playbook_hash', '')[:12]})"

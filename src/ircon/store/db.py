@@ -53,9 +53,8 @@ class Store:
 def _schema_version(conn: Connection) -> int:
     if not inspect(conn).has_table("ircon_meta"):
         return 0
-    row = conn.execute(
-        select(tables.Meta.value).where(tables.Meta.key == "schema_version")  # type: ignore[arg-type]
-    ).first()
+    meta = tables.Meta.__table__  # type: ignore[attr-defined]
+    row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
     return int(row[0]) if row else 0
 
 

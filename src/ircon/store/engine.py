@@ -17,7 +17,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-BUSY_TIMEOUT_MS = 30_000
+# How long a writer waits for another process's write lock before giving up.
+BUSY_TIMEOUT_MS = int(os.environ.get("IRCON_BUSY_TIMEOUT_MS", "30000"))
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 

@@ -69,7 +69,7 @@ def create(
                 group_key=group_key, campaign=campaign, atlas=[], owasp=[],
                 created_at=now, updated_at=now,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key[0]  # type: ignore[index]
         append_in(conn, int(iid), hid, "incident.opened", body_text, who, now)
     return {"id": hid, "title": title, "severity": severity, "kind": kind, "status": "open"}
 
@@ -180,7 +180,7 @@ def list_incidents(
         q = q.where(_I.c.status.not_in(("resolved", "closed")))
     q = q.order_by(_I.c.id.desc()).limit(limit).offset(offset)
     with store.read() as conn:
-        return [_row(r, int(r.count or 0)) for r in conn.execute(q)]
+        return [_row(r, int(r[-1] or 0)) for r in conn.execute(q)]
 
 
 def get(store: Store, incident: str | int) -> dict[str, Any]:

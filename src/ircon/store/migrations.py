@@ -27,7 +27,7 @@ def _v1(conn: Connection) -> None:
     tables.SQLModel.metadata.create_all(
         conn,
         tables=[
-            t.__table__  # type: ignore[attr-defined]
+            t.__table__  # type: ignore[union-attr]
             for t in (
                 tables.Incident,
                 tables.JournalEntry,
