@@ -1,0 +1,422 @@
+"""The incident command post: summary, playbook checklist, escalation, journal timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Footer, Static
+
+from ircon.tui import safe
+from ircon.tui.screens.base import IrconScreen
+from ircon.tui.screens.common import SEV_STYLE, STATUS_STYLE
+from ircon.tui.timefmt import age, countdown, stamp
+from ircon.tui.widgets.timeline import Timeline
+from ircon.tui.widgets.topbar import TopBar
+
+if TYPE_CHECKING:
+    from ircon.model.journal import ChainEntry
+    from ircon.tui.services import (
+        EscalationView,
+        IncidentView,
+        PlaybookView,
+        StepView,
+    )
+
+STEP_MARK = {"done": ("✓", "green"), "skipped": ("–", "dim"), "failed": ("✖", "bold red"),
+             "in_progress": ("▶", "bold"), "pending": ("·", "")}
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    view: IncidentView
+    entries: list[ChainEntry]
+    playbook: PlaybookView
+    escalation: EscalationView
+
+
+class IncidentScreen(IrconScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("n", "note", "Note", id="note"),
+        Binding("a", "acknowledge", "Ack", id="acknowledge"),
+        Binding("s", "severity", "Severity", id="severity"),
+        Binding("t", "status", "Status", id="status"),
+        Binding("r", "resolve", "Resolve", id="resolve"),
+        Binding("c", "take_command", "Take cmd", id="take_command"),
+        Binding("h", "hand_over", "Hand over", show=False, id="hand_over"),
+        Binding("p", "playbook", "Playbook", show=False, id="playbook"),
+        Binding("x", "run_step", "Run step", show=False, id="run_step"),
+        Binding("d", "decide", "Decide", show=False, id="decide"),
+        Binding("k", "step_done", "Step done", show=False, id="step_done"),
+        Binding("m", "postmortem", "Post-mortem", show=False, id="postmortem"),
+    ]
+
+    def __init__(self, human_id: str) -> None:
+        super().__init__()
+        self.human_id = human_id
+        self.view: IncidentView | None = None
+        self.playbook: PlaybookView | None = None
+        self.escalation: EscalationView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar(id="topbar")
+        yield Static(id="summary", classes="summary")
+        with Horizontal(id="post"):
+            with VerticalScroll(id="side"):
+                yield Static(id="checklist", classes="panel")
+                yield Static(id="step", classes="panel")
+                yield Static(id="ladder", classes="panel")
+            yield Timeline(self.irc.tz, id="timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(TopBar).show(self.human_id, "loading…", self.irc.actor)
+        tl = self.query_one(Timeline)
+        tl.border_title = tl.title_for(self.irc.now())
+        self.query_one("#checklist").border_title = "Playbook"
+        self.query_one("#ladder").border_title = "Escalation & clocks"
+        self.set_interval(1.0, self._tick, name="countdowns")
+        tl.focus()
+
+    def reload(self) -> None:
+        store, loaded, hid = self.irc.store, self.irc.loaded, self.human_id
+        if store is None:
+            return
+        tl = self.query_one(Timeline)
+        after = tl.last_seq if tl.last_seq else None
+
+        def load() -> Snapshot:
+            from ircon.tui import services
+
+            return Snapshot(
+                services.incident_view(store, hid),
+                services.timeline(store, hid, after_seq=after),
+                services.playbook_view(store, loaded, hid),
+                services.escalation_view(store, loaded, hid),
+            )
+
+        self.io(load, self._show, group="load")
+
+    def _show(self, snap: Snapshot) -> None:
+        self.view, self.playbook, self.escalation = snap.view, snap.playbook, snap.escalation
+        self.query_one(Timeline).add(snap.entries)
+        self._paint_summary()
+        self._paint_playbook()
+        self._paint_ladder()
+
+    def _tick(self) -> None:
+        if self.view is not None:
+            self._paint_summary()
+            self._paint_ladder()
+
+    def _paint_summary(self) -> None:
+        v = self.view
+        if v is None:
+            return
+        now = self.irc.now()
+        self.query_one(TopBar).show(
+            v.id, f"{v.severity} · {v.status} · {v.entries} entries · {v.alerts} alerts",
+            self.irc.actor,
+        )
+        out = Text(end="", no_wrap=False)
+        sev_style = SEV_STYLE.get(v.severity, "")
+        out.append(f" {v.severity} ",
+                   style=sev_style if "reverse" in sev_style else f"{sev_style} reverse")
+        out.append(" ")
+        out.append(v.status.upper(), style=STATUS_STYLE.get(v.status, "") or "bold")
+        out.append("  ")
+        out.append_text(safe.text(v.title, 200, style="bold"))
+        out.append("\ncommander: ", style="dim")
+        out.append_text(safe.text(v.commander or "nobody — press c to take command", 60,
+                                  style="bold"))
+        out.append("  opened: ", style="dim")
+        out.append(f"{stamp(v.created_at, self.irc.tz)}, {age(v.created_at, now)} ago")
+        if v.severity_reasons:
+            out.append("\nwhy: ", style="dim")
+            out.append_text(safe.text("; ".join(v.severity_reasons), 300))
+        self.query_one("#summary", Static).update(out)
+
+    def _paint_playbook(self) -> None:
+        pb = self.playbook
+        box = self.query_one("#checklist", Static)
+        step_box = self.query_one("#step", Static)
+        if pb is None:
+            return
+        out = Text(end="")
+        if pb.name:
+            out.append_text(safe.text(pb.name, 60, style="bold"))
+            out.append("\n")
+        if not pb.steps:
+            out.append(pb.note or "no steps", style="dim")
+            if not pb.name:
+                out.append("\np: start a playbook", style="dim")
+        for s in pb.steps:
+            mark, style = STEP_MARK.get(s.state, ("?", ""))
+            cur = s.id == pb.current
+            out.append(f"{'▶' if cur else mark} ", style="bold" if cur else style)
+            out.append_text(safe.text(s.title, 60, style="bold" if cur else
+                                      ("dim" if s.state in ("done", "skipped") else "")))
+            out.append("\n")
+        box.update(out)
+        current = self._current_step()
+        step_box.display = current is not None
+        if current is not None:
+            step_box.border_title = "Current step"
+            st = Text(end="")
+            st.append_text(safe.text(current.title, 100, style="bold"))
+            st.append("\n")
+            if current.instructions:
+                st.append_text(safe.block(current.instructions, 4000))
+                st.append("\n")
+            keys = []
+            if current.action:
+                keys.append("x: run its action")
+            if current.options:
+                keys.append("d: decide")
+            keys.append("k: mark done")
+            st.append(" · ".join(keys), style="dim")
+            step_box.update(st)
+
+    def _paint_ladder(self) -> None:
+        esc = self.escalation
+        if esc is None:
+            return
+        now = self.irc.now()
+        out = Text(end="")
+        if esc.note and not esc.ladder and not esc.clocks:
+            out.append(esc.note, style="dim")
+        for level, who in esc.ladder:
+            out.append_text(safe.text(level, 30, style="bold"))
+            out.append(" ")
+            out.append_text(safe.text(who, 60))
+            out.append("\n")
+        for c in esc.clocks:
+            out.append_text(safe.text(c.name, 40, style="bold"))
+            out.append(" ")
+            if c.state == "running":
+                left = countdown(c.due, now)
+                out.append(left, style="bold red" if left.startswith("OVERDUE") else "")
+            else:
+                out.append(c.state, style="dim")
+            out.append("\n")
+        self.query_one("#ladder", Static).update(out)
+
+    def _current_step(self) -> StepView | None:
+        pb = self.playbook
+        if pb is None or pb.current is None:
+            return None
+        return next((s for s in pb.steps if s.id == pb.current), None)
+
+    # --- writes ------------------------------------------------------------------------
+
+    def _write(self, fn: object, ok: str) -> None:
+        self.io(fn, lambda _: self.irc.poke(), ok=ok)  # type: ignore[arg-type]
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_note(self) -> None:
+        from ircon.tui.screens.modals import PromptScreen
+
+        store, hid, actor = self.irc.store, self.human_id, self.irc.actor
+        if store is None:
+            return
+
+        def save(text: str | None) -> None:
+            if not text or store is None:
+                return
+            from ircon.tui import services
+
+            self._write(lambda: services.add_note(store, hid, text, actor=actor), "note added")
+
+        self.app.push_screen(PromptScreen(f"Note on {hid}", "what happened, what you saw"),
+                             save)
+
+    def action_acknowledge(self) -> None:
+        store, loaded, hid, actor = self.irc.store, self.irc.loaded, self.human_id, self.irc.actor
+        if store is None or self.view is None:
+            return
+        if self.view.status != "open":
+            self.notify(f"{hid} is already {self.view.status}", markup=False)
+            return
+        from ircon.tui import services
+
+        self._write(lambda: services.acknowledge_page(store, loaded, hid, actor=actor),
+                    "acknowledged")
+
+    def action_severity(self) -> None:
+        from ircon.tui.screens.modals import ChoiceScreen, severity_choices
+
+        store, hid, actor = self.irc.store, self.human_id, self.irc.actor
+        if store is None or self.view is None:
+            return
+
+        def chosen(answer: tuple[str, str] | None) -> None:
+            if answer is None or store is None:
+                return
+            from ircon.tui import services
+
+            sev, reason = answer
+            self._write(lambda: services.change_severity(store, hid, sev, reason, actor=actor),
+                        f"severity is now {sev}")
+
+        self.app.push_screen(
+            ChoiceScreen(f"Severity of {hid}", severity_choices(), current=self.view.severity),
+            chosen,
+        )
+
+    def action_status(self, preset: str | None = None) -> None:
+        from ircon.tui.screens.modals import ChoiceScreen, status_choices
+
+        store, hid, actor = self.irc.store, self.human_id, self.irc.actor
+        if store is None or self.view is None:
+            return
+
+        def chosen(answer: tuple[str, str] | None) -> None:
+            if answer is None or store is None:
+                return
+            from ircon.tui import services
+
+            status, reason = answer
+            self._write(lambda: services.change_status(store, hid, status, reason, actor=actor),
+                        f"status is now {status}")
+
+        self.app.push_screen(
+            ChoiceScreen(f"Status of {hid}", status_choices(),
+                         current=preset or self.view.status),
+            chosen,
+        )
+
+    def action_resolve(self) -> None:
+        self.action_status(preset="resolved")
+
+    def action_take_command(self) -> None:
+        store, hid, actor = self.irc.store, self.human_id, self.irc.actor
+        if store is None:
+            return
+        if self.view is not None and self.view.commander == actor:
+            self.notify("you are already the commander (h hands over)", markup=False)
+            return
+        from ircon.tui import services
+
+        self._write(lambda: services.set_commander(store, hid, actor, actor=actor),
+                    "you are the incident commander")
+
+    def action_hand_over(self) -> None:
+        from ircon.tui.screens.modals import PromptScreen
+
+        store, hid, actor = self.irc.store, self.human_id, self.irc.actor
+        if store is None:
+            return
+
+        def chosen(person: str | None) -> None:
+            if not person or store is None:
+                return
+            from ircon.tui import services
+
+            self._write(lambda: services.set_commander(store, hid, person, actor=actor),
+                        f"command handed over to {person}")
+
+        self.app.push_screen(
+            PromptScreen(f"Hand over command of {hid} to", "user@host", max_length=200), chosen
+        )
+
+    def action_playbook(self) -> None:
+        from ircon.tui.screens.modals import ChoiceScreen
+
+        store, loaded, hid, actor = self.irc.store, self.irc.loaded, self.human_id, self.irc.actor
+        if store is None:
+            return
+        from ircon.tui import services
+
+        books = services.list_playbooks(loaded)
+        if not books:
+            self.notify("no playbooks are available in this build", markup=False)
+            return
+
+        def chosen(answer: tuple[str, str] | None) -> None:
+            if answer is None or store is None:
+                return
+            name, _ = answer
+            self._write(
+                lambda: services.start_playbook(store, loaded, hid, name, actor=actor),
+                f"playbook {name} started",
+            )
+
+        self.app.push_screen(
+            ChoiceScreen(f"Run a playbook on {hid}", books, reason_required=False), chosen
+        )
+
+    def start_playbook(self, name: str) -> None:
+        """From the command palette."""
+        store, loaded, hid, actor = self.irc.store, self.irc.loaded, self.human_id, self.irc.actor
+        if store is None:
+            return
+        from ircon.tui import services
+
+        self._write(lambda: services.start_playbook(store, loaded, hid, name, actor=actor),
+                    f"playbook {name} started")
+
+    def action_step_done(self) -> None:
+        step = self._current_step()
+        store, hid, actor = self.irc.store, self.human_id, self.irc.actor
+        if step is None or store is None:
+            self.notify("no current step", markup=False)
+            return
+        from ircon.tui import services
+
+        self._write(
+            lambda: services.record_step(store, hid, step.id, "done", "", actor=actor),
+            f"step {step.id} done",
+        )
+
+    def action_decide(self) -> None:
+        from ircon.tui.screens.modals import ChoiceScreen
+
+        step = self._current_step()
+        store, hid, actor = self.irc.store, self.human_id, self.irc.actor
+        if step is None or not step.options or store is None:
+            self.notify("the current step has no decision", markup=False)
+            return
+
+        def chosen(answer: tuple[str, str] | None) -> None:
+            if answer is None or store is None:
+                return
+            from ircon.tui import services
+
+            option, _ = answer
+            self._write(
+                lambda: services.record_decision(store, hid, step.id, option, actor=actor),
+                f"decided: {option}",
+            )
+
+        self.app.push_screen(ChoiceScreen(step.title, step.options, reason_required=False),
+                             chosen)
+
+    def action_run_step(self) -> None:
+        from ircon.tui.screens.modals import ActionScreen
+
+        step = self._current_step()
+        store, loaded, hid, actor = self.irc.store, self.irc.loaded, self.human_id, self.irc.actor
+        if step is None or store is None or not step.action:
+            self.notify("the current step has no action to run", markup=False)
+            return
+        from ircon.tui import services
+
+        def run(plan: services.ActionPlan) -> services.ActionOutcome:
+            return services.run_step_action(store, loaded, hid, plan, actor=actor)
+
+        def planned(plan: services.ActionPlan) -> None:
+            self.app.push_screen(ActionScreen(plan, run), lambda _: self.irc.poke())
+
+        self.io(lambda: services.plan_step_action(store, loaded, hid, step), planned)
+
+    def action_postmortem(self) -> None:
+        from ircon.tui.screens.postmortem import PostmortemScreen
+
+        self.app.push_screen(PostmortemScreen(self.human_id))
