@@ -105,7 +105,7 @@ class IrconApp(IoMixin, App[int]):
     CSS_PATH = "ircon.tcss"
     TITLE = "ircon"
     ENABLE_COMMAND_PALETTE = True
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     MODES: ClassVar[dict[str, Any]] = {
         "incidents": _incidents_screen,
         "alerts": _alerts_screen,
