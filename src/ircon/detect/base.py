@@ -1,0 +1,179 @@
+"""The detector protocol, bounded per-key state and the registry of detectors.
+
+A detector consumes normalized ``TelemetryEvent``s one at a time and returns
+``Finding``s. Detectors are pure: no store, no I/O beyond what their factory
+was handed. Anything they remember is kept per key in a ``KeyedState``, whose
+size is bounded whatever the number of keys an attacker rotates through.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
+
+from ircon.model.finding import Evidence, Finding
+from ircon.model.telemetry import TelemetryEvent
+
+if TYPE_CHECKING:
+    from ircon.detect.rules import Rule
+    from ircon.detect.settings import DetectConfig
+
+EXCERPT_CHARS = 160  # evidence excerpts stay short: they end up on screens and in alerts
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """One family of detection. ``flush`` reports what is pending at end of input."""
+
+    name: str
+
+    def observe(self, event: TelemetryEvent) -> list[Finding]: ...
+
+    def flush(self) -> list[Finding]: ...
+
+
+@dataclass(slots=True)
+class BuildContext:
+    """What a detector factory gets: the config and the loaded rule packs."""
+
+    cfg: DetectConfig
+    rules: list[Rule] = field(default_factory=list)
+    system_prompts: list[str] = field(default_factory=list)
+
+    def rules_for(self, detector: str) -> list[Rule]:
+        off = set(self.cfg.disabled)
+        return [r for r in self.rules if r.detector == detector and r.id not in off]
+
+
+DetectorFactory = Callable[[BuildContext], Detector]
+
+# name -> "module:factory". Adding a detector is one module and one line here.
+REGISTRY: dict[str, str] = {
+    "jailbreak": "ircon.detect.jailbreak:from_context",
+    "injection": "ircon.detect.injection:from_context",
+    "obfuscation": "ircon.detect.obfuscation:from_context",
+    "suffix": "ircon.detect.suffix:from_context",
+    "leakage": "ircon.detect.leakage:from_context",
+    "probing": "ircon.detect.probing:from_context",
+    "wallet": "ircon.detect.wallet:from_context",
+}
+# Campaign correlation consumes the other detectors' findings, not events;
+# the pipeline wires it after everything in REGISTRY.
+CAMPAIGN = "campaign"
+
+
+def build(name: str, ctx: BuildContext) -> Detector:
+    modname, _, fn = REGISTRY[name].partition(":")
+    factory: DetectorFactory = getattr(importlib.import_module(modname), fn)
+    return factory(ctx)
+
+
+S = TypeVar("S")
+
+
+class KeyedState(Generic[S]):
+    """Per-key state with idle eviction and a hard cap on the number of keys.
+
+    The dict is kept in last-touched order (a touched key is moved to the end),
+    so both evictions only ever look at the front: O(1) amortized per event.
+    ``now`` is event time, so replaying old files behaves like live traffic.
+    """
+
+    __slots__ = ("_d", "_factory", "idle", "max_keys")
+
+    def __init__(self, factory: Callable[[], S], *, max_keys: int, idle: float) -> None:
+        self._d: dict[str, tuple[float, S]] = {}
+        self._factory = factory
+        self.max_keys = max_keys
+        self.idle = idle
+
+    def get(self, key: str, now: float) -> S:
+        d = self._d
+        hit = d.pop(key, None)
+        state = self._factory() if hit is None else hit[1]
+        d[key] = (now, state)
+        if hit is None or len(d) > self.max_keys:
+            self._evict(now)
+        return state
+
+    def peek(self, key: str) -> S | None:
+        hit = self._d.get(key)
+        return None if hit is None else hit[1]
+
+    def _evict(self, now: float) -> None:
+        d = self._d
+        horizon = now - self.idle
+        while len(d) > self.max_keys:
+            del d[next(iter(d))]
+        while d:
+            first = next(iter(d))
+            if d[first][0] >= horizon:
+                break
+            del d[first]
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def items(self) -> Iterator[tuple[str, S]]:
+        for k, (_, s) in list(self._d.items()):
+            yield k, s
+
+
+def windows(text: str, limit: int) -> tuple[tuple[int, str], ...]:
+    """The parts of ``text`` that are examined, with their offsets.
+
+    A megabyte prompt costs no more than ``limit`` characters: the head and the
+    tail are kept (instructions and suffixes live there), the middle skipped.
+    """
+    n = len(text)
+    if n <= limit:
+        return ((0, text),)
+    half = limit // 2
+    return ((0, text[:half]), (n - half, text[n - half:]))
+
+
+def excerpt(field_name: str, text: str, start: int, end: int) -> Evidence:
+    """Evidence for ``text[start:end]`` with a little context, bounded in length."""
+    span = end - start
+    if span >= EXCERPT_CHARS:
+        a, b = start, start + EXCERPT_CHARS
+    else:
+        pad = (EXCERPT_CHARS - span) // 2
+        a = max(0, start - pad)
+        b = min(len(text), end + pad)
+    return Evidence(field=field_name, start=start, end=end, excerpt=text[a:b])
+
+
+def finding(
+    event: TelemetryEvent, *, detector: str, rule_id: str, title: str, score: float,
+    severity: str, atlas: tuple[str, ...], owasp: tuple[str, ...],
+    evidence: tuple[Evidence, ...] = (), request_ids: tuple[str, ...] | None = None,
+    campaign: str | None = None, details: dict[str, object] | None = None,
+) -> Finding:
+    """A finding attributed to ``event``'s identity (key, user, team, IP, model)."""
+    return Finding(
+        detector=detector, rule_id=rule_id, title=title, score=max(0.0, min(1.0, score)),
+        severity_hint=severity, atlas=atlas, owasp=owasp,
+        request_ids=(event.request_id,) if request_ids is None else request_ids,
+        key=event.key, user=event.user, team=event.team, ip=event.ip, model=event.model,
+        ts=event.ts, evidence=evidence, campaign=campaign, details=dict(details or {}),
+    )
+
+
+def current_turn(event: TelemetryEvent) -> list[tuple[int, str, str]]:
+    """(index, role, content) of the messages that are new in this request.
+
+    Chat clients resend the whole history; earlier turns were judged when they
+    were sent. The new input is everything after the last assistant message.
+    System and developer prompts belong to the application, not the caller.
+    """
+    msgs = event.messages
+    start = 0
+    for i in range(len(msgs) - 1, -1, -1):
+        if msgs[i].role == "assistant":
+            start = i + 1
+            break
+    return [(i, m.role, m.content) for i in range(start, len(msgs))
+            if (m := msgs[i]).role not in ("system", "developer", "assistant") and m.content]

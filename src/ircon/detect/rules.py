@@ -1,0 +1,414 @@
+"""Rule packs: YAML data that the pattern detectors run.
+
+A pack is a YAML file with optional ``defaults`` and a list of ``rules``. The
+packs shipped in ``ircon/detect/rules/`` load first; packs in the configured
+rules directory load after them, so a rule with the same id replaces the
+shipped one (``enabled: false`` turns it off) and new ids extend the set.
+
+Each rule has keywords: whole lowercase words of which at least one must
+occur in a text before its regexes run. That gate is a set intersection, so
+the thousands of benign requests a second cost one tokenization each, and
+the regexes (checked here to be free of nested quantifiers, and given bounded
+input) run only on the few texts that could match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ircon.model.severity import SEVERITIES
+
+BUNDLED = Path(__file__).resolve().parent / "rules"
+MAX_PATTERN_CHARS = 4000
+APPLIES = ("prompt", "tool", "response")
+_ATLAS_RE = re.compile(r"AML\.T\d{4}(?:\.\d{3})?")
+_OWASP_RE = re.compile(r"LLM\d{2}:\d{4}")
+_FIELDS = {
+    "id", "description", "category", "detector", "severity", "score", "atlas", "owasp",
+    "patterns", "keywords", "applies_to", "params", "examples", "counterexamples",
+    "enabled", "languages", "title", "literals",
+}
+
+
+class RuleError(ValueError):
+    """A rule pack problem, naming the file, the rule and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str
+    description: str
+    category: str
+    detector: str
+    severity: str
+    score: float
+    atlas: tuple[str, ...]
+    owasp: tuple[str, ...]
+    patterns: tuple[str, ...] = ()
+    keywords: frozenset[str] = frozenset()
+    literals: tuple[str, ...] = ()  # case-sensitive substrings that also open the gate
+    applies_to: tuple[str, ...] = ("prompt",)
+    params: dict[str, Any] = field(default_factory=dict)
+    examples: tuple[str, ...] = ()
+    counterexamples: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    origin: str = ""
+
+    def compiled(self) -> re.Pattern[str] | None:
+        if not self.patterns:
+            return None
+        return re.compile("|".join(f"(?:{p})" for p in self.patterns), re.IGNORECASE)
+
+
+# ---------------------------------------------------------------- tokenization
+
+# Everything that is not part of a word becomes a space; str.translate with a
+# dict table and str.split are the fastest tokenizer CPython offers.
+_SEPARATORS = (
+    "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+    "\u00a1\u00ab\u00bb\u00bf\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u2013\u2014\u2026"
+    "\u00a0\u2009\u202f\u3000"
+)
+_TOKEN_TABLE = {ord(c): " " for c in _SEPARATORS}
+
+
+def tokens(text: str) -> set[str]:
+    """The lowercase words of ``text`` (apostrophes and hyphens split words)."""
+    return set(text.lower().translate(_TOKEN_TABLE).split())
+
+
+def _check_keyword(word: str) -> bool:
+    return bool(word) and word == word.lower() and tokens(word) == {word}
+
+
+# ---------------------------------------------------------------- regex safety
+
+def _walk_repeats(
+    items: Any, depth_unbounded: int, path: str, problems: list[str]
+) -> None:
+    """Reject a repeat nested in a repeat unless each inner repeat is followed,
+    inside the group, by something it cannot match (then the split is forced
+    and matching stays linear)."""
+    from re import _constants as C  # type: ignore[attr-defined]
+
+    seq = list(items)
+    for i, (op, av) in enumerate(seq):
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            lo, hi, sub = av
+            inner = _repeats_in(sub)
+            if (hi == C.MAXREPEAT or hi > 16) and _ambiguous_branch(sub):
+                problems.append(f"{path}: a repeated alternation whose branches can overlap")
+            if inner and hi != 1:
+                if hi == C.MAXREPEAT or hi > 16:
+                    problems.append(f"{path}: a repeated group contains a repeat (nested quantifier)")
+                else:
+                    for j, (iop, _iav) in enumerate(list(sub)):
+                        if iop in (C.MAX_REPEAT, C.MIN_REPEAT) and _iav[1] > 1 \
+                                and _iav[0] != _iav[1]:
+                            # the item after the last one is the group's first (next round)
+                            body = list(sub)
+                            nxt = body[(j + 1) % len(body)]
+                            if len(body) == 1 or not _disjoint(_iav[2], nxt):
+                                problems.append(
+                                    f"{path}: a repeat inside a repeated group is not followed "
+                                    "by a separator it cannot match (ambiguous split)")
+            _walk_repeats(sub, depth_unbounded + 1, path, problems)
+        elif op == C.SUBPATTERN:
+            _walk_repeats(av[-1], depth_unbounded, path, problems)
+        elif op == C.BRANCH:
+            for alt in av[1]:
+                _walk_repeats(alt, depth_unbounded, path, problems)
+        elif op in (C.ASSERT, C.ASSERT_NOT):
+            _walk_repeats(av[1], depth_unbounded, path, problems)
+
+
+def _repeats_in(items: Any) -> bool:
+    from re import _constants as C  # type: ignore[attr-defined]
+
+    for op, av in items:
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT) and av[1] > 1 \
+                and av[0] != av[1]:
+            return True
+        if op == C.SUBPATTERN and _repeats_in(av[-1]):
+            return True
+        if op == C.BRANCH and any(_repeats_in(a) for a in av[1]):
+            return True
+    return False
+
+
+def _ambiguous_branch(items: Any) -> bool:
+    """True when a branch in ``items`` has alternatives not told apart by a first literal."""
+    from re import _constants as C  # type: ignore[attr-defined]
+
+    for op, av in items:
+        if op == C.BRANCH:
+            firsts = []
+            for alt in av[1]:
+                a = list(alt)
+                if not a or a[0][0] != C.LITERAL:
+                    return True
+                firsts.append(a[0][1])
+            if len(set(firsts)) != len(firsts):
+                return True
+        elif op == C.SUBPATTERN and _ambiguous_branch(av[-1]):
+            return True
+    return False
+
+
+def _charclass(items: Any) -> str | frozenset[str] | None:
+    """A coarse class for one-item subpatterns: 'word', 'space', 'nonspace' or a char set."""
+    from re import _constants as C  # type: ignore[attr-defined]
+
+    lst = list(items)
+    if len(lst) != 1:
+        return None
+    op, av = lst[0]
+    if op == C.LITERAL:
+        return frozenset(chr(av))
+    if op == C.IN:
+        if len(av) == 1 and av[0][0] == C.CATEGORY:
+            return {C.CATEGORY_WORD: "word", C.CATEGORY_SPACE: "space",
+                    C.CATEGORY_NOT_SPACE: "nonspace"}.get(av[0][1])
+        chars: set[str] = set()
+        for o, a in av:
+            if o == C.LITERAL:
+                chars.add(chr(a))
+            elif o == C.RANGE and a[1] - a[0] < 256:
+                chars.update(chr(c) for c in range(a[0], a[1] + 1))
+            else:
+                return None
+        return frozenset(chars)
+    return None
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _disjoint(rep_body: Any, nxt: tuple[Any, Any]) -> bool:
+    from re import _constants as C  # type: ignore[attr-defined]
+
+    a = _charclass(rep_body)
+    op, av = nxt
+    b = _charclass(av[2]) if op in (C.MAX_REPEAT, C.MIN_REPEAT) else _charclass([nxt])
+    if a is None or b is None:
+        return False
+    if isinstance(a, frozenset) and isinstance(b, frozenset):
+        return a.isdisjoint(b)
+    if isinstance(a, str) and isinstance(b, str):
+        return {a, b} in ({"word", "space"}, {"nonspace", "space"})
+    cls, chars = (a, b) if isinstance(a, str) else (b, a)
+    assert isinstance(chars, frozenset)
+    if cls == "space":
+        return not any(c.isspace() for c in chars)
+    if cls == "word":
+        return not any(_is_word(c) for c in chars)
+    return all(c.isspace() for c in chars)  # nonspace
+
+
+def regex_problems(pattern: str) -> list[str]:
+    """Why ``pattern`` is unsafe or invalid (empty list: fine)."""
+    from re import _parser as P  # type: ignore[attr-defined]
+
+    if len(pattern) > MAX_PATTERN_CHARS:
+        return [f"pattern longer than {MAX_PATTERN_CHARS} characters"]
+    try:
+        re.compile(pattern)
+        parsed = P.parse(pattern)
+    except re.error as exc:
+        return [f"invalid regex: {exc}"]
+    problems: list[str] = []
+    _walk_repeats(parsed, 0, "pattern", problems)
+    if "(?=" in pattern or ("(?<" in pattern and "(?<P" not in pattern):
+        pass  # lookarounds are fine as long as their bodies are linear (checked above)
+    return problems
+
+
+# ---------------------------------------------------------------- loading
+
+def _as_tuple(v: Any, what: str, where: str) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if isinstance(v, str):
+        return (v,)
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return tuple(v)
+    raise RuleError(f"{where}: {what} must be a string or a list of strings")
+
+
+def _rule_from(raw: dict[str, Any], defaults: dict[str, Any], where: str) -> Rule | None:
+    merged = {**defaults, **raw}
+    unknown = set(merged) - _FIELDS
+    if unknown:
+        raise RuleError(f"{where}: unknown field(s) {sorted(unknown)} — allowed: {sorted(_FIELDS)}")
+    rid = merged.get("id")
+    if not isinstance(rid, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{1,80}", rid):
+        raise RuleError(f"{where}: id must be lowercase letters, digits, '.', '_' or '-'")
+    where = f"{where} (rule {rid})"
+    if merged.get("enabled", True) is False:
+        return None
+    for req in ("description", "category", "detector"):
+        if not isinstance(merged.get(req), str) or not merged[req]:
+            raise RuleError(f"{where}: '{req}' is required")
+    sev = merged.get("severity", "SEV3")
+    if sev not in SEVERITIES:
+        raise RuleError(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
+    score = merged.get("score", 0.8)
+    if not isinstance(score, int | float) or not 0 < float(score) <= 1:
+        raise RuleError(f"{where}: score must be a number in (0, 1]")
+    atlas = _as_tuple(merged.get("atlas"), "atlas", where)
+    owasp = _as_tuple(merged.get("owasp"), "owasp", where)
+    if not atlas or not all(_ATLAS_RE.fullmatch(a) for a in atlas):
+        raise RuleError(f"{where}: atlas must list technique ids like AML.T0054")
+    if not all(_OWASP_RE.fullmatch(o) for o in owasp):
+        raise RuleError(f"{where}: owasp ids carry their edition, e.g. LLM01:2025")
+    patterns = _as_tuple(merged.get("patterns"), "patterns", where)
+    for p in patterns:
+        probs = regex_problems(p)
+        if probs:
+            raise RuleError(f"{where}: {'; '.join(probs)} in {p[:80]!r}")
+    keywords = _as_tuple(merged.get("keywords"), "keywords", where)
+    bad = [k for k in keywords if not _check_keyword(k)]
+    if bad:
+        raise RuleError(f"{where}: keywords must be single lowercase words: {bad[:5]}")
+    literals = _as_tuple(merged.get("literals"), "literals", where)
+    if any(len(x) < 1 or len(x) > 64 for x in literals):
+        raise RuleError(f"{where}: literals must be 1 to 64 characters long")
+    params = merged.get("params") or {}
+    if not isinstance(params, dict):
+        raise RuleError(f"{where}: params must be a mapping")
+    if params.get("gate") not in (None, "digits"):
+        raise RuleError(f"{where}: params.gate can only be 'digits'")
+    if patterns and not keywords and not literals and params.get("gate") is None:
+        raise RuleError(
+            f"{where}: pattern rules need keywords (whole words) or literals (substrings) "
+            "that gate the regex")
+    applies = _as_tuple(merged.get("applies_to", ["prompt"]), "applies_to", where)
+    if not applies or any(a not in APPLIES for a in applies):
+        raise RuleError(f"{where}: applies_to must be among {', '.join(APPLIES)}")
+    return Rule(
+        id=rid, title=str(merged.get("title") or merged["description"]).strip()[:120],
+        description=str(merged["description"]).strip(), category=merged["category"],
+        detector=merged["detector"], severity=sev, score=float(score), atlas=atlas, owasp=owasp,
+        patterns=patterns, keywords=frozenset(keywords), literals=literals, applies_to=applies, params=params,
+        examples=_as_tuple(merged.get("examples"), "examples", where),
+        counterexamples=_as_tuple(merged.get("counterexamples"), "counterexamples", where),
+        languages=_as_tuple(merged.get("languages"), "languages", where), origin=where,
+    )
+
+
+def load_pack(path: Path) -> tuple[list[Rule], set[str]]:
+    """Rules of one pack file, and the ids it disables."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot read rule pack: {exc.strerror or exc}") from exc
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RuleError(f"{path}: not valid YAML: {exc}") from exc
+    if doc is None:
+        return [], set()
+    if not isinstance(doc, dict) or not isinstance(doc.get("rules", []), list):
+        raise RuleError(f"{path}: a rule pack is a mapping with a 'rules' list")
+    defaults = doc.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise RuleError(f"{path}: defaults must be a mapping")
+    out: list[Rule] = []
+    off: set[str] = set()
+    for i, raw in enumerate(doc.get("rules", [])):
+        where = f"{path}: rules[{i}]"
+        if not isinstance(raw, dict):
+            raise RuleError(f"{where}: each rule is a mapping")
+        rule = _rule_from(raw, defaults, where)
+        if rule is None:
+            off.add(str(raw.get("id")))
+        else:
+            out.append(rule)
+    return out, off
+
+
+def pack_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+
+
+def load_rules(extra_dirs: Iterable[Path] = ()) -> list[Rule]:
+    """Shipped packs, then each extra directory; later ids replace earlier ones."""
+    by_id: dict[str, Rule] = {}
+    for directory in (BUNDLED, *extra_dirs):
+        for path in pack_files(directory):
+            rules, off = load_pack(path)
+            for r in rules:
+                by_id[r.id] = r
+            for rid in off:
+                by_id.pop(rid, None)
+    return list(by_id.values())
+
+
+# ---------------------------------------------------------------- matching
+
+_DIGIT_RUN = re.compile(r"\d\d\d")
+
+
+@dataclass(slots=True)
+class Hit:
+    rule: Rule
+    start: int
+    end: int
+
+
+class PatternSet:
+    """A set of keyword-gated regex rules, matched together over one text."""
+
+    __slots__ = ("_digit_rules", "_gate", "_literals", "_regex", "gate_words", "rules")
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.rules = [r for r in rules if r.patterns]
+        self._regex = [r.compiled() for r in self.rules]
+        self._gate: dict[str, list[int]] = {}
+        self._literals: list[tuple[str, int]] = []
+        for i, r in enumerate(self.rules):
+            for w in r.keywords:
+                self._gate.setdefault(w, []).append(i)
+            for lit in r.literals:
+                self._literals.append((lit, i))
+        self._digit_rules = [i for i, r in enumerate(self.rules) if r.params.get("gate") == "digits"]
+        self.gate_words = frozenset(self._gate)
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    def candidates(self, words: set[str] | None, text: str = "") -> list[int]:
+        """Rules whose gate opens: one of their keywords is in ``words`` or one of
+        their literals is in ``text``."""
+        idx: set[int] = set()
+        if words:
+            hit = self.gate_words.intersection(words)
+            for w in hit:
+                idx.update(self._gate[w])
+        if text:
+            for lit, i in self._literals:
+                if lit in text:
+                    idx.add(i)
+            if self._digit_rules and _DIGIT_RUN.search(text) is not None:
+                idx.update(self._digit_rules)
+        return sorted(idx)
+
+    def scan(self, text: str, words: set[str] | None, offset: int = 0) -> Iterator[Hit]:
+        """First match of each candidate rule in ``text`` (offsets shifted by ``offset``)."""
+        for i in self.candidates(words, text):
+            rx = self._regex[i]
+            if rx is None:
+                continue
+            m = rx.search(text)
+            if m is not None:
+                yield Hit(self.rules[i], m.start() + offset, m.end() + offset)
