@@ -97,22 +97,25 @@ class ActionFact:
 @dataclass(slots=True)
 class ClockFact:
     name: str
-    started: datetime | None = None
+    title: str | None = None
+    started: datetime | None = None  # the awareness time the deadline runs from
     deadline: datetime | None = None
     met_at: datetime | None = None
+    reference: str | None = None
     breached_at: datetime | None = None
+    outcome: str = "unknown"
 
-    @property
-    def outcome(self) -> str:
-        if self.breached_at is not None and self.met_at is not None:
-            return "breached, met late"
-        if self.breached_at is not None:
-            return "breached"
+    def judge(self, now: datetime | None) -> None:
+        """Met, met late, breached or running, as of ``now``."""
+        late = self.deadline is not None and (
+            (self.met_at is not None and self.met_at > self.deadline)
+            or (self.met_at is None and now is not None and now > self.deadline))
         if self.met_at is not None:
-            if self.deadline is not None and self.met_at > self.deadline:
-                return "met late"
-            return "met"
-        return "running" if self.started is not None else "unknown"
+            self.outcome = "met late" if late or self.breached_at else "met"
+        elif self.breached_at is not None or late:
+            self.outcome = "breached"
+        elif self.started is not None or self.deadline is not None:
+            self.outcome = "running"
 
 
 @dataclass(slots=True)
@@ -163,6 +166,14 @@ class CampaignFact:
 
 
 @dataclass(slots=True)
+class EvidenceRef:
+    sha256: str
+    file: str | None
+    when: datetime
+    head_hash: str | None
+
+
+@dataclass(slots=True)
 class ActionItem:
     what: str
     owner: str
@@ -195,6 +206,7 @@ class Postmortem:
     clocks: list[ClockFact]
     atlas: list[str]
     owasp: list[str]
+    names: dict[str, str]  # ATLAS and OWASP ids -> their names, where known
     campaigns: list[CampaignFact]
     playbook: dict[str, str] | None
     excerpts: list[tuple[str, str]]  # (rule, excerpt)
@@ -205,7 +217,7 @@ class Postmortem:
     links: list[str]
     journal_count: int
     journal_head: str | None
-    evidence: dict[str, str] | None  # the latest evidence bundle's export record
+    evidence: EvidenceRef | None  # the latest evidence bundle's export record
 
 
 # --- small tolerant readers ---------------------------------------------------------------
@@ -276,6 +288,15 @@ def _top(counter: Counter[str], n: int = 3) -> str:
 # --- one-line texts for kept entries ---------------------------------------------------------
 
 
+def _ok(body: Mapping[str, Any]) -> bool | None:
+    ok = body.get("success", body.get("ok"))
+    return ok if isinstance(ok, bool) else None
+
+
+def _action_output(body: Mapping[str, Any]) -> str:
+    return (_str(body, "error") or _str(body, "summary") or _str(body, "output") or "").strip()
+
+
 def describe(kind: str, body: Mapping[str, Any], fallback: str) -> str:
     """What an entry says, in one raw line (the renderer escapes it)."""
     g = body.get
@@ -302,13 +323,19 @@ def describe(kind: str, body: Mapping[str, Any], fallback: str) -> str:
                 + (f" {_compact(params, 120)}" if params else "")
                 + (" (dry run)" if g("dry_run") else ""))
     if kind == K.ACTION_RESULT:
-        ok = g("success")
+        ok = _ok(body)
         word = "succeeded" if ok is True else "failed" if ok is False else "finished"
-        out = _str(body, "output") or _str(body, "error")
+        out = _action_output(body)
         return (f"{g('adapter', 'unknown')} {g('action', 'unknown')} {word}"
                 + (f": {one_line(out, 120)}" if out else ""))
     if kind == K.ACTION_UNDO:
-        return f"Undid {g('adapter', 'unknown')} {g('action', 'unknown')}"
+        what = f"{g('adapter', 'unknown')} {g('action', 'unknown')}"
+        if g("phase") == "requested":
+            return f"Undo of {what} requested"
+        if _ok(body) is False:
+            out = _action_output(body)
+            return f"Undo of {what} failed" + (f": {one_line(out, 120)}" if out else "")
+        return f"Undid {what}"
     if kind == K.PLAYBOOK_STARTED:
         return f"Playbook {g('name', 'unknown')} {g('version', '')} started".replace("  ", " ")
     if kind == K.STEP:
@@ -319,8 +346,9 @@ def describe(kind: str, body: Mapping[str, Any], fallback: str) -> str:
         return f"Note: {g('text', '')}"
     if kind == K.CLOCK:
         deadline = _str(body, "deadline")
-        return f"Clock {g('clock', 'unknown')} {g('event', 'unknown')}" + (
-            f" (deadline {deadline})" if deadline else "")
+        ref = _str(body, "reference")
+        return f"Clock {g('clock', 'unknown')} {clock_event(body) or 'unknown'}" + (
+            f" (deadline {deadline})" if deadline else "") + (f", reference {ref}" if ref else "")
     if kind == K.NOTIFICATION:
         err = _str(body, "error")
         state = "sent" if g("ok") else "failed"
@@ -328,15 +356,21 @@ def describe(kind: str, body: Mapping[str, Any], fallback: str) -> str:
     if kind in (K.ALERT, K.ALERT_UPDATE):
         name = g("name") or g("fingerprint") or "unnamed"
         summary = _str(body, "summary")
-        what = "Alert" if kind == K.ALERT else "Alert update"
-        return f"{what} {name} from {g('source', 'unknown')}" + (
+        label = "Alert" if kind == K.ALERT else "Alert update"
+        return f"{label} {name} from {g('source', 'unknown')}" + (
             f": {summary}" if summary else "")
     if kind == K.FINDING:
         title = _str(body, "title")
         return f"Finding {g('detector', 'unknown')} / {g('rule_id', 'unknown')}" + (
             f": {title}" if title else "")
     if kind == K.ESCALATION:
-        return f"Escalation: {fallback}"
+        firing = _str(body, "what") or _str(body, "key")
+        if not firing:
+            return f"Escalation: {fallback}"
+        level = _str(body, "level")
+        targets = ", ".join(_strs(g("targets")))
+        return (f"Escalation: {firing}" + (f" (level {level})" if level else "")
+                + (f" → {targets}" if targets else "") + (" — late" if g("late") else ""))
     if kind == K.EVIDENCE:
         return f"Evidence bundle exported (sha256 {str(g('sha256', 'unknown'))[:16]}…)"
     if kind == K.EXPORT:
@@ -345,13 +379,23 @@ def describe(kind: str, body: Mapping[str, Any], fallback: str) -> str:
     return fallback
 
 
+_CLOCK_EVENTS = {"start": "started", "started": "started", "met": "met", "breached": "breached",
+                 "breach": "breached", "reminder": "reminder"}
+
+
+def clock_event(body: Mapping[str, Any]) -> str | None:
+    """started / met / breached / reminder, from ``event`` or ``action``."""
+    raw = _str(body, "event") or _str(body, "action")
+    return _CLOCK_EVENTS.get(raw or "", raw)
+
+
 def _minor_label(kind: str, body: Mapping[str, Any]) -> str:
     if kind in (K.ALERT, K.ALERT_UPDATE):
         return str(body.get("name") or body.get("fingerprint") or "unnamed")
     if kind == K.FINDING:
         return str(body.get("rule_id") or body.get("detector") or "unnamed")
     if kind == K.CLOCK:
-        return f"{body.get('clock', 'clock')} {body.get('event', '')}".strip()
+        return f"{body.get('clock', 'clock')} {clock_event(body) or ''}".strip()
     if kind == K.STEP:
         return str(body.get("step") or "step")
     if kind == K.NOTIFICATION:
@@ -435,8 +479,12 @@ def derive(
     entries: Iterable[ChainEntry],
     *,
     fallback_summary: Any = None,
+    now: datetime | None = None,
 ) -> Postmortem:
     """The post-mortem facts of ``incident`` (an ``incidents.get`` dict) from its journal.
+
+    ``now`` judges clocks still running (default: the last entry's time, so the same
+    journal always gives the same draft).
 
     ``fallback_summary(entry) -> str`` describes entries of kinds this module does not
     know (default: ``ircon.report.render.entry_summary``).
@@ -478,7 +526,7 @@ def derive(
     actions: dict[str, ActionFact] = {}
     action_order: list[str] = []
     playbook: dict[str, str] | None = None
-    evidence: dict[str, str] | None = None
+    evidence: EvidenceRef | None = None
     count = 0
     head: str | None = None
     first_ts: datetime | None = None
@@ -571,7 +619,9 @@ def derive(
             if isinstance(ev, list) and len(excerpts) < EXCERPT_LIMIT:
                 for item in ev[:1]:
                     if isinstance(item, dict) and isinstance(item.get("excerpt"), str):
-                        excerpts.append((rule, item["excerpt"][:2000]))
+                        sample = (rule, item["excerpt"][:2000])
+                        if sample not in excerpts:
+                            excerpts.append(sample)
         elif kind == K.CAMPAIGN:
             name = _str(body, "campaign") or _str(body, "name") or _str(body, "id")
             if name:
@@ -594,12 +644,11 @@ def derive(
                 a.dry_run = bool(body.get("dry_run"))
             elif kind == K.ACTION_RESULT:
                 a.finished_at = _ts(e.ts)
-                ok = body.get("success")
-                a.success = ok if isinstance(ok, bool) else None
-                a.output = one_line(_str(body, "output") or _str(body, "error") or "", 300)
+                a.success = _ok(body)
+                a.output = one_line(_action_output(body), 300)
                 if body.get("dry_run"):
                     a.dry_run = True
-            else:
+            elif body.get("phase") != "requested" and _ok(body) is not False:
                 a.undone_at = _ts(e.ts)
         elif kind == K.ESCALATION:
             escalations += 1
@@ -613,24 +662,26 @@ def derive(
             c = clocks.get(name)
             if c is None:
                 c = clocks[name] = ClockFact(name)
-            ev_name = _str(body, "event")
+            ev_name = clock_event(body)
             c.deadline = parse_when(body.get("deadline")) or c.deadline
             if ev_name == "started":
-                c.started = c.started or _ts(e.ts)
+                # A restart moves the awareness time; the latest one counts.
+                c.started = parse_when(body.get("awareness")) or _ts(e.ts)
+                c.title = _str(body, "title") or c.title
             elif ev_name == "met":
                 c.met_at = c.met_at or parse_when(body.get("at")) or _ts(e.ts)
+                c.reference = _str(body, "reference") or c.reference
             elif ev_name == "breached":
                 c.breached_at = c.breached_at or _ts(e.ts)
-        elif kind == K.EVIDENCE:
-            evidence = {k: str(body[k]) for k in ("sha256", "file", "head_seq", "head_hash")
-                        if body.get(k) is not None}
-            evidence["ts"] = e.ts
+        elif kind == K.EVIDENCE and _str(body, "sha256"):
+            evidence = EvidenceRef(str(body["sha256"]), _str(body, "file"), _ts(e.ts),
+                                   _str(body, "head_hash"))
 
         # The timeline: kept one by one, or folded into the current run.
         if kind in KEY_KINDS:
             keep = True
         elif kind == K.CLOCK:
-            keep = body.get("event") in _CLOCK_KEY_EVENTS
+            keep = clock_event(body) in _CLOCK_KEY_EVENTS
         elif kind == K.NOTIFICATION:
             keep = not body.get("ok") and soft_used[kind] < SOFT_BUDGET[kind]
         else:
@@ -657,15 +708,14 @@ def derive(
     # Detection.
     detections = [t for t in (det.first_alert_at, det.first_finding_at, opened) if t]
     det.detected_at = min(detections) if detections else None
-    if det.first_alert_at and det.first_alert_at == det.detected_at:
-        det.how = "alert"
-    elif det.first_finding_at and det.first_finding_at == det.detected_at:
-        det.how = "detector finding"
-    elif det.first_alert_at or det.first_finding_at:
-        det.how = "declared, then confirmed by " + (
-            "an alert" if det.first_alert_at else "a detector finding")
+    # The earlier of the first alert and the first finding is what raised the incident.
+    if det.first_alert_at and (det.first_finding_at is None
+                               or det.first_alert_at <= det.first_finding_at):
+        det.how = f"an alert ({det.first_alert})"
+    elif det.first_finding_at:
+        det.how = f"a detector finding ({det.first_finding})"
     else:
-        det.how = "declared by a responder (no alert or finding in the journal)"
+        det.how = "a responder's declaration (no alert or finding in the journal)"
     det.detectors = detectors.most_common(10)
 
     # Metrics.
@@ -720,6 +770,8 @@ def derive(
         key=lambda p: (p.person != commander, not p.roles, -p.entries, p.person),
     )
 
+    for c in clocks.values():
+        c.judge(now or last_ts)
     action_list = [actions[k] for k in action_order]
     clock_list = sorted(clocks.values(), key=lambda c: (c.started or c.deadline or _EPOCH, c.name))
     campaign_list = [
@@ -757,6 +809,7 @@ def derive(
         clocks=clock_list,
         atlas=sorted(atlas),
         owasp=sorted(owasp),
+        names=reference_names([*atlas, *owasp]),
         campaigns=campaign_list,
         playbook=playbook,
         excerpts=excerpts,
@@ -799,6 +852,20 @@ def _action_key(
     return rid or f"{body.get('adapter')}/{body.get('action')}/{seq}"
 
 
+def reference_names(ids: Iterable[str]) -> dict[str, str]:
+    """Names of ATLAS techniques and OWASP LLM categories (empty when unknown)."""
+    try:
+        from ircon.response.taxonomy import atlas_name, owasp_name
+    except ImportError:  # reference data not installed: ids alone still identify them
+        return {}
+    out: dict[str, str] = {}
+    for i in ids:
+        name = atlas_name(i) if i.startswith("AML.") else owasp_name(i)
+        if name:
+            out[i] = name
+    return out
+
+
 def _span(start: datetime | None, end: datetime | None) -> timedelta | None:
     if start is None or end is None or end < start:
         return None
@@ -827,7 +894,7 @@ def _summary(pm: Postmortem) -> str:
     parts = [f"{pm.severity} {pm.kind} incident \"{pm.title}\""]
     if pm.opened_at:
         parts.append(f"opened {pm.opened_at:%Y-%m-%d %H:%M} UTC")
-    parts.append(f"detected by {pm.detection.how}")
+    parts.append(f"raised by {pm.detection.how}")
     text = ", ".join(parts) + "."
     im = pm.impact
     scope = []
