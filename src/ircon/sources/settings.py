@@ -63,6 +63,8 @@ class TelemetrySource(Section):
     """Seconds between checks for new lines."""
     from_start: bool = False
     """Read files from the beginning instead of only new lines."""
+    max_line_bytes: int = Field(default=8 << 20, ge=1024, le=1 << 30)
+    """Longest line kept, in bytes; longer lines are reported as skipped and discarded."""
 
 
 SourceConfig = Annotated[AlertmanagerSource | TelemetrySource, Field(discriminator="type")]

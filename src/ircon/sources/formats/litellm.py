@@ -1,0 +1,146 @@
+"""LiteLLM proxy logs.
+
+Two shapes, both from LiteLLM's public docs:
+
+* ``StandardLoggingPayload`` — the ``kwargs["standard_logging_object"]`` every callback
+  receives (``id``, ``call_type``, ``startTime``/``endTime`` as epoch seconds, ``model``,
+  ``metadata.user_api_key_hash``/``_alias``/``_team_id``/``_user_id``, ``end_user``,
+  ``requester_ip_address``, ``messages``, ``response``, ``prompt_tokens``,
+  ``completion_tokens``, ``response_cost``, ``model_parameters``, ``status``). Accepted bare
+  or wrapped as ``{"standard_logging_object": {...}}``.
+* ``LiteLLM_SpendLogs`` rows (the proxy database table, as exported or returned by
+  ``/spend/logs``): ``request_id``, ``api_key`` (hashed), ``startTime``/``endTime`` (ISO),
+  ``spend``, ``user``, ``team_id``, ``end_user``, ``requester_ip_address``, ``metadata``,
+  ``messages``/``response``/``proxy_server_request`` (JSON columns, possibly as strings).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ircon.model.telemetry import TelemetryEvent
+from ircon.sources.formats._common import (
+    EventDraft,
+    as_count,
+    as_float,
+    as_id,
+    as_ts,
+    dget,
+    latency_ms,
+    loads_embedded,
+    messages_of,
+    now,
+    params_of,
+    response_text,
+    safe_key,
+    seal,
+)
+
+
+def looks_like(obj: dict[str, Any]) -> bool:
+    if "standard_logging_object" in obj:
+        return True
+    return "call_type" in obj and ("startTime" in obj or "model_parameters" in obj)
+
+
+def _status(v: Any, error: Any) -> str:
+    if type(v) is str and v:
+        s = v.lower()
+        if s in ("success", "failure"):
+            return s
+        return "failure" if s in ("error", "failed", "fail") else "success"
+    return "failure" if error else "success"
+
+
+def to_events(obj: dict[str, Any], origin: str, line: int) -> list[TelemetryEvent]:
+    slo = obj.get("standard_logging_object")
+    if type(slo) is dict:
+        obj = slo
+    elif slo is not None:
+        raise ValueError("standard_logging_object is not an object")
+    if "spend" in obj or "api_key" in obj or "request_id" in obj:
+        return [_spend_log(obj, origin, line)]
+    return [_standard(obj, origin, line)]
+
+
+def _standard(o: dict[str, Any], origin: str, line: int) -> TelemetryEvent:
+    g = o.get
+    meta = g("metadata")
+    if type(meta) is not dict:
+        meta = {}
+    mg = meta.get
+    start = as_ts(g("startTime"))
+    end = as_ts(g("endTime"))
+    lat = latency_ms(start, end)
+    if lat is None:
+        rt = as_float(g("response_time"))
+        lat = rt * 1000.0 if rt is not None and rt >= 0 else None
+    end_user = as_id(g("end_user")) or as_id(mg("user_api_key_end_user_id"))
+    key = mg("user_api_key_hash") or mg("user_api_key")
+    return seal(EventDraft(
+        request_id=as_id(g("id")) or as_id(g("litellm_call_id")) or f"{origin}:{line}",
+        ts=start if start is not None else (end if end is not None else now()),
+        format="litellm",
+        model=as_id(g("model")) or as_id(g("model_group")),
+        key=safe_key(key),
+        user=as_id(mg("user_api_key_user_id")) or end_user,
+        team=as_id(mg("user_api_key_team_id")) or as_id(mg("user_api_key_team_alias")),
+        ip=as_id(g("requester_ip_address")) or as_id(mg("requester_ip_address")),
+        messages=messages_of(g("messages")),
+        response=response_text(g("response")),
+        prompt_tokens=as_count(g("prompt_tokens")),
+        completion_tokens=as_count(g("completion_tokens")),
+        cost=as_float(g("response_cost")),
+        params=params_of(g("model_parameters")),
+        status=_status(g("status"), g("error_str")),
+        latency_ms=lat,
+        origin=origin,
+        line=line,
+        key_alias=as_id(mg("user_api_key_alias")),
+        end_user=end_user,
+    ), TelemetryEvent)
+
+
+def _spend_log(o: dict[str, Any], origin: str, line: int) -> TelemetryEvent:
+    g = o.get
+    meta = loads_embedded(g("metadata"))
+    if type(meta) is not dict:
+        meta = {}
+    mg = meta.get
+    # The request body: prompts live here for ordinary chat traffic; the ``messages``
+    # column is often left as "{}".
+    body = loads_embedded(g("proxy_server_request"))
+    if type(body) is not dict:
+        body = {}
+    msgs = messages_of(g("messages"))
+    if not msgs:
+        msgs = messages_of(body.get("messages") or body.get("input") or body.get("prompt"))
+    start = as_ts(g("startTime") or g("start_time"))
+    end = as_ts(g("endTime") or g("end_time"))
+    lat = latency_ms(start, end)
+    if lat is None:
+        lat = as_float(g("request_duration_ms"))
+    end_user = as_id(g("end_user")) or as_id(body.get("user"))
+    error = dget(meta, "error_information")
+    return seal(EventDraft(
+        request_id=as_id(g("request_id")) or f"{origin}:{line}",
+        ts=start if start is not None else (end if end is not None else now()),
+        format="litellm",
+        model=as_id(g("model_group")) or as_id(g("model")) or as_id(body.get("model")),
+        key=safe_key(g("api_key")) or safe_key(mg("user_api_key")),
+        user=as_id(g("user")) or as_id(mg("user_api_key_user_id")) or end_user,
+        team=as_id(g("team_id")) or as_id(mg("user_api_key_team_id")),
+        ip=as_id(g("requester_ip_address")) or as_id(mg("requester_ip_address")),
+        messages=msgs,
+        response=response_text(g("response")),
+        prompt_tokens=as_count(g("prompt_tokens")),
+        completion_tokens=as_count(g("completion_tokens")),
+        cost=as_float(g("spend")),
+        params=params_of(body),
+        status=_status(g("status"), error),
+        latency_ms=lat,
+        origin=origin,
+        line=line,
+        key_alias=as_id(mg("user_api_key_alias")),
+        end_user=end_user,
+    ), TelemetryEvent)
