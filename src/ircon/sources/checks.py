@@ -37,7 +37,4 @@ def config_problems(cfg: Any) -> list[str]:
     if t.affected_medium > t.affected_high:
         problems.append("triage.thresholds.affected_medium is above affected_high — "
                         "medium must not exceed high")
-    if not cfg.triage.group_by:
-        problems.append("triage.group_by is empty — alerts without a group key would each "
-                        "open their own incident; list labels such as alertname")
     return problems
