@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from ircon.model import kinds
-from ircon.model.journal import ChainEntry, parse_ts
+from ircon.model.journal import ChainEntry
 from ircon.response import template
 from ircon.response.model import END, ActionStep, DecisionStep, Playbook, Step, WaitStep
 
@@ -168,13 +168,13 @@ def to_records(entries: Iterable[ChainEntry | Mapping[str, Any]]) -> list[Record
     for e in entries:
         if isinstance(e, ChainEntry):
             body = json.loads(e.body)
-            out.append(Record(e.seq, parse_ts(e.ts), e.actor, e.kind, body))
+            out.append(Record(e.seq, datetime.fromisoformat(e.ts), e.actor, e.kind, body))
         else:
             body = e.get("body", {})
             if isinstance(body, str):
                 body = json.loads(body)
             ts = e.get("ts")
-            when = ts if isinstance(ts, datetime) else parse_ts(str(ts))
+            when = ts if isinstance(ts, datetime) else datetime.fromisoformat(str(ts))
             if when.tzinfo is None:
                 when = when.replace(tzinfo=UTC)
             out.append(Record(int(e.get("seq", 0)), when, str(e.get("actor", "")),
@@ -317,6 +317,7 @@ def _settle_off_path(
     path: list[str], current: str | None,
 ) -> None:
     ahead = _reachable(pb, [current]) if current else set()
+    reasons = _branch_reasons(pb, chosen, path)
     for s in pb.steps:
         v = views[s.id]
         if v.on_path or s.id in ahead:
@@ -324,18 +325,23 @@ def _settle_off_path(
         if v.state in ("done", "failed", "in_progress"):
             continue  # work done off the path is kept as recorded
         v.state = "skipped"
-        v.reason = _branch_reason(pb, s.id, chosen, path)
+        v.reason = reasons.get(s.id, "not on the path taken")
 
 
-def _branch_reason(pb: Playbook, sid: str, chosen: Mapping[str, str], path: list[str]) -> str:
+def _branch_reasons(pb: Playbook, chosen: Mapping[str, str], path: list[str]) -> dict[str, str]:
+    """For steps cut off by a decision on the path: which decision, which option."""
+    out: dict[str, str] = {}
     for pid in path:
         step = pb.step(pid)
-        if isinstance(step, DecisionStep) and pid in chosen:
-            taken = step.option(chosen[pid])
-            others = [o.next for o in step.options if o.id != chosen[pid]]
-            if taken and sid in _reachable(pb, others) - _reachable(pb, [taken.next]):
-                return f"branch not taken: {step.title} → {taken.label}"
-    return "not on the path taken"
+        if not isinstance(step, DecisionStep) or pid not in chosen:
+            continue
+        taken = step.option(chosen[pid])
+        if taken is None:
+            continue
+        others = [o.next for o in step.options if o.id != taken.id]
+        for sid in _reachable(pb, others) - _reachable(pb, [taken.next]):
+            out.setdefault(sid, f"branch not taken: {step.title} → {taken.label}")
+    return out
 
 
 def _timers(

@@ -240,11 +240,17 @@ class Playbook(_Strict):
             idx.setdefault(s.id, s)
         return idx
 
+    @cached_property
+    def _following(self) -> dict[str, str]:
+        ids = [s.id for s in self.steps]
+        out: dict[str, str] = {}
+        for i, sid in enumerate(ids):
+            out.setdefault(sid, ids[i + 1] if i + 1 < len(ids) else END)
+        return out
+
     def following(self, step_id: str) -> str:
         """The step written after ``step_id`` (or END): the implicit ``next``."""
-        ids = [s.id for s in self.steps]
-        i = ids.index(step_id)
-        return ids[i + 1] if i + 1 < len(ids) else END
+        return self._following[step_id]
 
     def successor(self, step: Step) -> str:
         """Where a finished non-decision step continues."""
