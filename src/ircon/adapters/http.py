@@ -23,7 +23,7 @@ from ircon.adapters.settings import CommonSettings, HttpAuth, HttpSettings
 from ircon.secrets import SecretError, resolve
 
 MAX_BODY = 1024 * 1024  # bytes of a response read; the rest is not downloaded
-RETRY_STATUSES = (429, 502, 503, 504)
+RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
 @dataclass
