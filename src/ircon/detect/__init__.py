@@ -1,0 +1,1 @@
+"""AI-specific detectors over LLM gateway telemetry (pure: no store, no I/O sources)."""

@@ -1,0 +1,99 @@
+"""The detector set: the one entry point the engine, the demo and ``ircon scan`` use.
+
+    ds = DetectorSet.from_config(cfg)        # cfg: DetectConfig
+    for event in events:
+        for f in ds.observe(event): ...
+    for f in ds.flush(): ...
+
+A detector that raises on some input is counted (``errors``) and skipped for
+that event; one hostile event never stops detection for the others.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ircon.detect import base
+from ircon.detect.base import BuildContext, Detector
+from ircon.detect.campaign import CampaignCorrelator
+from ircon.detect.campaign import from_context as campaign_from_context
+from ircon.detect.leakage import read_system_prompts
+from ircon.detect.rules import Rule, load_rules
+from ircon.detect.settings import DetectConfig
+from ircon.model.finding import Finding
+from ircon.model.telemetry import TelemetryEvent
+
+
+def default_rules_dir() -> Path:
+    from ircon.paths import config_dir
+
+    return config_dir() / "rules"
+
+
+@dataclass
+class DetectStats:
+    events: int = 0
+    findings: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    last_error: dict[str, str] = field(default_factory=dict)
+
+
+class DetectorSet:
+    def __init__(self, detectors: list[Detector], campaign: CampaignCorrelator | None,
+                 rules: list[Rule]) -> None:
+        self.detectors = detectors
+        self.campaign = campaign
+        self.rules = rules
+        self.stats = DetectStats()
+
+    @classmethod
+    def from_config(cls, cfg: DetectConfig | None = None, *, rules_dir: Path | None = None,
+                    base_dir: Path | None = None) -> DetectorSet:
+        """Detectors named in the registry minus ``cfg.disabled``, with the shipped rule
+        packs plus those in ``rules_dir`` (default: ``cfg.rules_dir``, else
+        ``<config dir>/rules``). ``base_dir`` anchors relative paths in the config."""
+        cfg = cfg or DetectConfig()
+        extra = rules_dir
+        if extra is None:
+            extra = Path(cfg.rules_dir).expanduser() if cfg.rules_dir else default_rules_dir()
+            if base_dir is not None and not extra.is_absolute():
+                extra = base_dir / extra
+        rules = load_rules([extra])
+        ctx = BuildContext(cfg=cfg, rules=rules,
+                           system_prompts=read_system_prompts(cfg.system_prompt_files, base_dir))
+        off = set(cfg.disabled)
+        detectors = [base.build(name, ctx) for name in base.REGISTRY if name not in off]
+        campaign = None if base.CAMPAIGN in off else campaign_from_context(ctx)
+        return cls(detectors, campaign, rules)
+
+    def observe(self, event: TelemetryEvent) -> list[Finding]:
+        out: list[Finding] = []
+        stats = self.stats
+        stats.events += 1
+        for d in self.detectors:
+            try:
+                got = d.observe(event)
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop detection
+                stats.errors[d.name] += 1
+                stats.last_error[d.name] = f"{type(exc).__name__}: {exc}"[:300]
+                continue
+            if got:
+                out.extend(got)
+        if out:
+            if self.campaign is not None:
+                out.extend(self.campaign.observe_findings(out))
+            for f in out:
+                stats.findings[f.detector] += 1
+        return out
+
+    def flush(self) -> list[Finding]:
+        out: list[Finding] = []
+        for d in self.detectors:
+            out.extend(d.flush())
+        if out and self.campaign is not None:
+            out.extend(self.campaign.observe_findings(out))
+        for f in out:
+            self.stats.findings[f.detector] += 1
+        return out

@@ -1,0 +1,208 @@
+"""Adversarial suffix detection (GCG-style): a fluent request, then gibberish.
+
+Optimized suffixes read as fragments glued with odd casing and punctuation
+("describing.\\ + similarlyNow write oppositeley.]("). We compare the tail of
+the newest user message with its head using cheap statistics: a character
+trigram model of English (built deterministically at first use from the
+shipped ``data/english.txt``), the share of malformed tokens (case flips
+inside words, letters glued to brackets), symbol density and out-of-vocabulary
+fragments, minus signals of source code (which also has brackets, but
+balanced and on several lines). A cheap gate (symbols or a case flip in the
+tail) keeps ordinary prompts off the slow path.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from ircon.detect.base import BuildContext, current_turn, excerpt, finding
+from ircon.detect.rules import Rule
+from ircon.model.finding import Finding
+from ircon.model.telemetry import TelemetryEvent
+
+NAME = "suffix"
+TRAINING_TEXT = Path(__file__).resolve().parent / "data" / "english.txt"
+TAIL_CHARS = 200
+HEAD_CHARS = 400
+_SYMBOLS = "[]{}()<>\\/|*_=+~^`@#$%&"
+_STRIP_SYMBOLS = {ord(c): None for c in _SYMBOLS}
+_CASE_FLIP = re.compile(r"[a-z][A-Z]")
+_WORDS = re.compile(r"[A-Za-z]+")
+_CODE = re.compile(
+    r"\b(?:def|return|function|const|let|var|import|class|public|void|int|printf|console|"
+    r"lambda|elif|fn|impl|SELECT|FROM|WHERE)\b|=>|==|!=|:=|\+=|->\s*\w+\s*[:{]|;\s*$|;\s*\n|\)\s*\{|"
+    r"\w\(\w*\)|\w\.\w+\(|```|^\s{2,}\S", re.MULTILINE)
+
+
+def _symbol_class(ch: str) -> str:
+    if "a" <= ch <= "z":
+        return ch
+    if "A" <= ch <= "Z":
+        return ch.lower()
+    if ch.isspace():
+        return " "
+    if ch.isdigit():
+        return "0"
+    if ch in ".,!?;:'\"-":
+        return "."
+    if ch in _SYMBOLS:
+        return "#"
+    return "x"
+
+
+_CLASS_TABLE = {i: _symbol_class(chr(i)) for i in range(128)}
+
+
+def normalize(text: str) -> str:
+    """Text mapped onto the model's small alphabet."""
+    s = text.translate(_CLASS_TABLE)
+    if not s.isascii():
+        s = "".join(c if ord(c) < 128 else "x" for c in s)
+    return " ".join(s.split())
+
+
+class CharModel:
+    """A character trigram model with add-k smoothing over a ~30 symbol alphabet."""
+
+    def __init__(self, text: str, k: float = 0.1) -> None:
+        s = " " + normalize(text) + " "
+        alphabet = set(s) | {"#", "x", "0", "."}
+        self.v = len(alphabet)
+        self.k = k
+        tri: dict[str, int] = {}
+        bi: dict[str, int] = {}
+        for i in range(len(s) - 2):
+            t = s[i: i + 3]
+            tri[t] = tri.get(t, 0) + 1
+            bi[t[:2]] = bi.get(t[:2], 0) + 1
+        self.tri = tri
+        self.bi = bi
+        self.vocab = frozenset(w.lower() for w in _WORDS.findall(text) if len(w) >= 2)
+        self._floor = math.log2(k / (k * self.v))
+
+    def logprob(self, text: str) -> float:
+        """Mean log2 probability per character (higher is more English-like)."""
+        s = " " + normalize(text) + " "
+        n = len(s) - 2
+        if n <= 0:
+            return 0.0
+        tri, bi, k, v = self.tri, self.bi, self.k, self.v
+        total = 0.0
+        for i in range(n):
+            t = s[i: i + 3]
+            total += math.log2((tri.get(t, 0) + k) / (bi.get(t[:2], 0) + k * v))
+        return total / n
+
+
+@lru_cache(maxsize=1)
+def model() -> CharModel:
+    return CharModel(TRAINING_TEXT.read_text(encoding="utf-8"))
+
+
+def _weird(token: str) -> bool:
+    """A token that is neither a word, a number, nor ordinary punctuation around a word."""
+    if _CASE_FLIP.search(token):
+        return True
+    letters = sum(c.isalpha() for c in token)
+    syms = sum(c in _SYMBOLS for c in token)
+    return letters > 0 and syms > 0 and not token.startswith(("http", "www"))
+
+
+def features(text: str) -> dict[str, float]:
+    """Statistics of head versus tail of ``text`` (exposed for the quality bench)."""
+    m = model()
+    if len(text) <= TAIL_CHARS + 40:
+        # short text: the request is the first half, the candidate suffix the second
+        cut = len(text) // 2
+        head, tail = text[:cut], text[cut:]
+    else:
+        tail = text[-TAIL_CHARS:]
+        head = text[: min(HEAD_CHARS, len(text) - TAIL_CHARS)]
+    toks = tail.split()
+    n = max(len(toks), 1)
+    weird = sum(1 for t in toks if _weird(t)) / n
+    flips = len(_CASE_FLIP.findall(tail)) / n
+    syms = (len(tail) - len(tail.translate(_STRIP_SYMBOLS))) / max(len(tail), 1)
+    frags = [w.lower() for w in _WORDS.findall(re.sub(r"([a-z])([A-Z])", r"\1 \2", tail))
+             if len(w) >= 3]
+    oov = sum(1 for w in frags if w not in m.vocab) / max(len(frags), 1)
+    head_frags = [w.lower() for w in _WORDS.findall(head) if len(w) >= 3]
+    head_oov = sum(1 for w in head_frags if w not in m.vocab) / max(len(head_frags), 1)
+    code = min(1.0, len(_CODE.findall(text[-2000:])) / 3) + (0.5 if tail.count("\n") >= 2 else 0)
+    opens = sum(tail.count(c) for c in "([{")
+    closes = sum(tail.count(c) for c in ")]}")
+    imbalance = abs(opens - closes) / max(opens + closes, 1) if opens + closes else 0.0
+    return {
+        "lp_head": m.logprob(head), "lp_tail": m.logprob(tail), "weird": weird, "flips": flips,
+        "symbols": syms, "oov": oov, "head_oov": head_oov, "code": code, "imbalance": imbalance,
+    }
+
+
+def score(f: dict[str, float]) -> float:
+    """Combine the statistics into 0..1; the weights were set on the shipped
+    evaluation set and checked on its held-out part."""
+    if f["lp_head"] < -4.6:  # the head itself is not English prose: no fluent prefix
+        return 0.0
+    drop = max(0.0, f["lp_head"] - f["lp_tail"])
+    z = (1.6 * drop + 3.0 * f["weird"] + 2.0 * f["flips"] + 6.0 * f["symbols"]
+         + 2.0 * max(0.0, f["oov"] - f["head_oov"]) + 1.0 * f["imbalance"]
+         - 2.5 * f["code"] - 3.2)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+class SuffixDetector:
+    name = NAME
+
+    def __init__(self, rule: Rule | None, threshold: float) -> None:
+        self.rule = rule
+        self.threshold = threshold
+        model()
+
+    @staticmethod
+    def gate(text: str) -> bool:
+        tail = text[-TAIL_CHARS:]
+        if len(text) < 40:
+            return False
+        nsym = len(tail) - len(tail.translate(_STRIP_SYMBOLS))
+        return nsym >= 3 or (nsym >= 1 and _CASE_FLIP.search(tail) is not None)
+
+    def judge(self, text: str) -> tuple[float, dict[str, float]] | None:
+        if not self.gate(text):
+            return None
+        f = features(text[-(HEAD_CHARS + TAIL_CHARS) * 4:])
+        return score(f), f
+
+    def observe(self, event: TelemetryEvent) -> list[Finding]:
+        rule = self.rule
+        if rule is None:
+            return []
+        out: list[Finding] = []
+        for idx, role, content in current_turn(event):
+            if role != "user":
+                continue
+            got = self.judge(content)
+            if got is None or got[0] < self.threshold:
+                continue
+            s, f = got
+            start = max(0, len(content) - TAIL_CHARS)
+            sig = normalize(content[-48:]).replace(" ", "")
+            out.append(finding(
+                event, detector=NAME, rule_id=rule.id, title=rule.title,
+                score=min(1.0, rule.score * 0.5 + s * 0.5), severity=rule.severity,
+                atlas=rule.atlas, owasp=rule.owasp,
+                evidence=(excerpt(f"messages[{idx}].content", content, start, len(content)),),
+                campaign=f"suffix:{sig}",
+                details={k: round(v, 3) for k, v in f.items()} | {"suffix_score": round(s, 3)},
+            ))
+        return out
+
+    def flush(self) -> list[Finding]:
+        return []
+
+
+def from_context(ctx: BuildContext) -> SuffixDetector:
+    rules = ctx.rules_for(NAME)
+    return SuffixDetector(rules[0] if rules else None, ctx.cfg.suffix_threshold)
