@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from ircon.identity import default_actor
@@ -22,6 +22,7 @@ from ircon.model.journal import (
     entry_hash,
     format_ts,
     verify_chain,
+    verify_rows,
 )
 from ircon.store.db import Store
 from ircon.store.engine import StoreError, utcnow
@@ -51,6 +52,54 @@ def resolve(conn: Connection, incident: str | int) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
+# The append path is the hot path: plain parameterized SQL (portable; no ORM,
+# no per-call statement construction) keeps it close to a bare insert.
+_SQL_HEAD = text("SELECT count, head_hash FROM journal_head WHERE incident_id = :iid")
+_SQL_INSERT = text(
+    "INSERT INTO journal_entry (incident_id, seq, ts, actor, kind, body, prev_hash, hash) "
+    "VALUES (:iid, :seq, :ts, :actor, :kind, :body, :prev, :hash)"
+)
+_SQL_HEAD_UPDATE = text(
+    "UPDATE journal_head SET count = :count, head_hash = :hash WHERE incident_id = :iid"
+)
+_SQL_HEAD_INSERT = text(
+    "INSERT INTO journal_head (incident_id, count, head_hash) VALUES (:iid, :count, :hash)"
+)
+
+
+def _chain_rows(
+    human_id: str, count: int, prev: str, items: Sequence[tuple[str, str, str]], ts_text: str
+) -> list[ChainEntry]:
+    out = []
+    for kind, body_text, actor in items:
+        count += 1
+        h = entry_hash(human_id, count, ts_text, actor, kind, body_text, prev)
+        out.append(ChainEntry(human_id, count, ts_text, actor, kind, body_text, prev, h))
+        prev = h
+    return out
+
+
+def _write_chain(conn: Connection, incident_id: int, had_head: bool, new: list[ChainEntry]) -> None:
+    conn.execute(
+        _SQL_INSERT,
+        [
+            {"iid": incident_id, "seq": e.seq, "ts": e.ts, "actor": e.actor, "kind": e.kind,
+             "body": e.body, "prev": e.prev, "hash": e.hash}
+            for e in new
+        ],
+    )
+    last = new[-1]
+    conn.execute(
+        _SQL_HEAD_UPDATE if had_head else _SQL_HEAD_INSERT,
+        {"iid": incident_id, "count": last.seq, "hash": last.hash},
+    )
+
+
+def _read_head(conn: Connection, incident_id: int) -> tuple[bool, int, str]:
+    head = conn.execute(_SQL_HEAD, {"iid": incident_id}).first()
+    return (True, int(head[0]), str(head[1])) if head else (False, 0, GENESIS)
+
+
 def append_in(
     conn: Connection,
     incident_id: int,
@@ -61,26 +110,11 @@ def append_in(
     ts: datetime | None = None,
 ) -> ChainEntry:
     """Append inside an open write transaction (``Store.write``)."""
-    head = conn.execute(
-        select(_H.c.count, _H.c.head_hash).where(_H.c.incident_id == incident_id)
-    ).first()
-    count, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS)
-    seq = count + 1
-    ts_text = format_ts(ts or utcnow())
-    h = entry_hash(human_id, seq, ts_text, actor, kind, body_text, prev)
-    conn.execute(
-        _J.insert().values(
-            incident_id=incident_id, seq=seq, ts=ts_text, actor=actor, kind=kind,
-            body=body_text, prev_hash=prev, hash=h,
-        )
-    )
-    if head:
-        conn.execute(
-            _H.update().where(_H.c.incident_id == incident_id).values(count=seq, head_hash=h)
-        )
-    else:
-        conn.execute(_H.insert().values(incident_id=incident_id, count=seq, head_hash=h))
-    return ChainEntry(human_id, seq, ts_text, actor, kind, body_text, prev, h)
+    had_head, count, prev = _read_head(conn, incident_id)
+    [entry] = _chain_rows(human_id, count, prev, [(kind, body_text, actor)],
+                          format_ts(ts or utcnow()))
+    _write_chain(conn, incident_id, had_head, [entry])
+    return entry
 
 
 def append(
@@ -117,13 +151,16 @@ class NewEntry:
 
 def append_many(store: Store, incident: str | int, items: Sequence[NewEntry]) -> list[ChainEntry]:
     """Append several entries in one transaction (one fsync)."""
-    texts = [canonical_body(i.body) for i in items]
+    if not items:
+        return []
     who = default_actor()
-    out: list[ChainEntry] = []
+    prepared = [(i.kind, canonical_body(i.body), i.actor or who) for i in items]
     with store.write() as conn:
         iid, hid = resolve(conn, incident)
-        for item, text in zip(items, texts, strict=True):
-            out.append(append_in(conn, iid, hid, item.kind, text, item.actor or who))
+        had_head, count, prev = _read_head(conn, iid)
+        # One timestamp for the batch: the entries were committed together.
+        out = _chain_rows(hid, count, prev, prepared, format_ts(utcnow()))
+        _write_chain(conn, iid, had_head, out)
     return out
 
 
@@ -199,18 +236,23 @@ def verify(store: Store, incident: str | int | None = None) -> VerifyReport:
         incs = {int(r[0]): (str(r[1]), r[2], r[3]) for r in conn.execute(q.order_by(_I.c.id))}
         ids = list(incs)
         # One ordered scan; rows are grouped per incident by the (incident_id, seq) index.
-        scan = select(_J.c.incident_id, *_COLS).order_by(_J.c.incident_id, _J.c.seq)
-        if incident is not None:
-            scan = scan.where(_J.c.incident_id == ids[0])
-        result = conn.execution_options(yield_per=10_000).execute(scan)
+        # Millions of rows: read them through the DBAPI cursor directly (plain
+        # tuples, no per-row Row objects); the SQL is portable.
+        where = f"WHERE incident_id = {int(ids[0])} " if incident is not None else ""
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(
+            "SELECT incident_id, seq, ts, actor, kind, body, prev_hash, hash FROM journal_entry "
+            f"{where}ORDER BY incident_id, seq"
+        )
+        result = _fetch_all(cursor)
         problems: list[ChainProblem] = []
         total = 0
         seen: set[int] = set()
         for iid, rows in _group(result):
             seen.add(iid)
             hid, hcount, hhash = incs.get(iid, (f"#{iid}", None, None))
-            chain = (ChainEntry(hid, *r[1:]) for r in rows)
-            n, problem = verify_chain(hid, chain, hcount or 0, hhash or GENESIS)
+            chain = (r[1:] for r in rows)
+            n, problem = verify_rows(hid, chain, hcount or 0, hhash or GENESIS)
             total += n
             if problem:
                 problems.append(problem)
@@ -221,6 +263,15 @@ def verify(store: Store, incident: str | int | None = None) -> VerifyReport:
                 if problem:
                     problems.append(problem)
     return VerifyReport(incidents=len(ids), entries=total, problems=problems)
+
+
+def _fetch_all(cursor: Any, size: int = 20_000) -> Iterator[Any]:
+    while True:
+        chunk = cursor.fetchmany(size)
+        if not chunk:
+            cursor.close()
+            return
+        yield from chunk
 
 
 def _group(rows: Iterable[Any]) -> Iterator[tuple[int, Iterator[Any]]]:
