@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import figure, median, percentile, write  # noqa: E402
+from _common import figure, median, percentile, write
 
-from ircon.store import incidents, open_store  # noqa: E402
-from ircon.store.journal import NewEntry, append, append_many  # noqa: E402
+from ircon.store import incidents, open_store
+from ircon.store.journal import NewEntry, append, append_many
 
 N_LAT = int(os.environ.get("BENCH_APPENDS", "400"))
 N_VERIFY = int(os.environ.get("BENCH_VERIFY_ENTRIES", "1000000"))

@@ -242,7 +242,7 @@ def verify(store: Store, incident: str | int | None = None) -> VerifyReport:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(
             "SELECT incident_id, seq, ts, actor, kind, body, prev_hash, hash FROM journal_entry "
-            f"{where}ORDER BY incident_id, seq"
+            f"{where}ORDER BY incident_id, seq"  # noqa: S608 (where holds only an int)
         )
         result = _fetch_all(cursor)
         problems: list[ChainProblem] = []
