@@ -238,12 +238,13 @@ def verify(store: Store, incident: str | int | None = None) -> VerifyReport:
         # One ordered scan; rows are grouped per incident by the (incident_id, seq) index.
         # Millions of rows: read them through the DBAPI cursor directly (plain
         # tuples, no per-row Row objects); the SQL is portable.
-        where = f"WHERE incident_id = {int(ids[0])} " if incident is not None else ""
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(
+        sql = (
             "SELECT incident_id, seq, ts, actor, kind, body, prev_hash, hash FROM journal_entry "
-            f"{where}ORDER BY incident_id, seq"  # noqa: S608 (where holds only an int)
+            + (f"WHERE incident_id = {int(ids[0])} " if incident is not None else "")
+            + "ORDER BY incident_id, seq"
         )
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(sql)
         result = _fetch_all(cursor)
         problems: list[ChainProblem] = []
         total = 0
