@@ -239,7 +239,7 @@ def verify(store: Store, incident: str | int | None = None) -> VerifyReport:
         # Millions of rows: read them through the DBAPI cursor directly (plain
         # tuples, no per-row Row objects); the SQL is portable.
         sql = (
-            "SELECT incident_id, seq, ts, actor, kind, body, prev_hash, hash FROM journal_entry "
+            "SELECT incident_id, seq, ts, actor, kind, body, prev_hash, hash FROM journal_entry "  # noqa: S608
             + (f"WHERE incident_id = {int(ids[0])} " if incident is not None else "")
             + "ORDER BY incident_id, seq"
         )
