@@ -71,7 +71,7 @@ steps:
 
 def bundled():
     results = discover(playbook_dirs())
-    assert len(results) >= 1
+    assert len(results) >= 9
     return results
 
 
