@@ -235,7 +235,7 @@ if "get" in args:
     out = next((a for a in args if a.startswith("--output=jsonpath=")), "")
     sys.stdout.write("7" if "revision" in out else "3")
     sys.exit(0)
-if os.environ.get("KUBECTL_FAIL"):
+if os.path.exists(os.path.join(os.path.dirname(__file__), "FAIL")):
     sys.stderr.write("error: deployments.apps not found\\n")
     sys.exit(1)
 sys.stdout.write("deployment.apps/x rolled back\\n" if "rollout" in args else "scaled\\n")
