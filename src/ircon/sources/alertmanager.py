@@ -9,6 +9,7 @@ bounded, malformed items are skipped with a reason (and then the pull is not
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import ssl
@@ -55,6 +56,11 @@ def parse_time(value: Any) -> datetime | None:
     """RFC 3339 (nanoseconds allowed) -> aware UTC; the zero time and junk -> None."""
     if not isinstance(value, str) or not value or len(value) > 64:
         return None
+    return _parse_time(value)
+
+
+@functools.lru_cache(maxsize=8192)  # alerts of one rule evaluation share their timestamps
+def _parse_time(value: str) -> datetime | None:
     s = value.strip()
     if s.endswith(("Z", "z")):
         s = s[:-1] + "+00:00"
@@ -84,6 +90,11 @@ def bounded_map(obj: Any, what: str) -> tuple[dict[str, str], bool]:
         return {}, False
     if not isinstance(obj, dict):
         raise ValueError(f"{what} is not an object")
+    if len(obj) <= MAX_LABELS and all(
+        type(v) is str and len(v) <= MAX_VALUE_CHARS and len(k) <= MAX_KEY_CHARS
+        for k, v in obj.items()
+    ):
+        return dict(obj), False  # the common case: nothing to convert or cut
     out: dict[str, str] = {}
     cut = False
     for i, (k, v) in enumerate(obj.items()):
@@ -419,9 +430,12 @@ class AlertmanagerClient:
         else:
             alerts_data, groups_data = await self._get_json("/api/v2/alerts", params), None
         now = datetime.now(UTC)
+        if not isinstance(alerts_data, list):
+            raise SourceError(f"{self.base}/api/v2/alerts: expected a JSON list of alerts, got "
+                              f"{type(alerts_data).__name__}")
         try:
             keys = parse_groups(groups_data) if groups_data is not None else {}
-            if isinstance(alerts_data, list) and len(alerts_data) > 20_000:
+            if len(alerts_data) > 20_000:
                 return await asyncio.to_thread(
                     parse_alerts, alerts_data, self.name, now=now, group_keys=keys
                 )
