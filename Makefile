@@ -28,7 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 screenshots: $(STAMP)
-	$(BIN)/python bench/../tests/screenshots.py
+	$(BIN)/python tests/screenshots.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -210,12 +210,22 @@ class IrconApp(IoMixin, App[int]):
         if self._start_engine:
             self._run_engine()
 
-    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
-    def _run_engine(self) -> None:
+    @work(exclusive=True, group="engine", exit_on_error=False)
+    async def _run_engine(self) -> None:
+        """Pull the configured sources in this process (async HTTP; storing runs in threads)."""
         from ircon.tui import services
 
-        if self.store is not None:
-            self._engine = services.start_engine(self.store, self.loaded)
+        if self.store is None:
+            return
+        poller = services.make_poller(self.store, self.loaded, actor=self.actor)
+        if poller is None:
+            return
+        self._engine = poller
+        await poller.run()
+
+    def source_health(self) -> dict[str, Any]:
+        eng = self._engine
+        return dict(eng.health()) if eng is not None else {}
 
     # --- change detection ------------------------------------------------------------
 

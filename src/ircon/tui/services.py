@@ -7,19 +7,17 @@ escalation, reports, the engine) is a change in this one module.
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.engine import Connection
 
 from ircon.model import kinds
-from ircon.model.journal import ChainEntry, canonical_body
+from ircon.model.journal import ChainEntry
 from ircon.model.severity import SEVERITIES, rank, worst
 from ircon.store import incidents as inc_store
 from ircon.store import journal as jr
@@ -42,16 +40,6 @@ MAX_PAGE = 200  # a DataTable never holds more than this many rows
 
 class NotAvailable(Exception):
     """The feature belongs to an area this build does not have (yet); message says which."""
-
-
-def _area(modname: str) -> ModuleType | None:
-    """The module of another area if it is present, else None (never a half-import)."""
-    try:
-        return importlib.import_module(modname)
-    except ModuleNotFoundError as exc:
-        if exc.name == modname or (exc.name and modname.startswith(exc.name + ".")):
-            return None
-        raise
 
 
 def open_db(db: str) -> Store:
@@ -233,46 +221,27 @@ def _alerts_by_id(conn: Connection, ids: Sequence[int]) -> list[Any]:
 
 def acknowledge_alerts(store: Store, ids: Sequence[int], *, actor: str) -> int:
     """Mark alerts acknowledged; alerts on an incident get a journal entry there."""
-    mod = _area("ircon.store.alerts")
-    if mod is not None and hasattr(mod, "acknowledge"):
-        return int(mod.acknowledge(store, list(ids), actor=actor))
-    if not ids:
-        return 0
+    from ircon.store import alerts as alert_store
+
     done = 0
-    with store.write() as conn:
-        for r in _alerts_by_id(conn, ids):
-            if r.acknowledged:
-                continue
-            conn.execute(_A.update().where(_A.c.id == r.id).values(acknowledged=True))
-            done += 1
-            if r.incident_id is not None:
-                iid, hid = jr.resolve(conn, int(r.incident_id))
-                body = {"source": r.source, "fingerprint": r.fingerprint, "name": r.name,
-                        "acknowledged": True}
-                jr.append_in(conn, iid, hid, kinds.ALERT_UPDATE, canonical_body(body), actor)
+    with store.read() as conn:
+        todo = [int(r.id) for r in _alerts_by_id(conn, ids) if not r.acknowledged]
+    for aid in todo:
+        alert_store.acknowledge(store, aid, actor=actor)
+        done += 1
     return done
 
 
 def assign_alerts(store: Store, ids: Sequence[int], incident: str, *, actor: str) -> int:
-    """Attach alerts to an incident; each joining alert is journaled on the incident."""
-    if not ids:
-        return 0
-    moved = 0
-    with store.write() as conn:
+    """Move alerts to an incident; journaled on the incident they leave and the one they join."""
+    from ircon.store import alerts as alert_store
+
+    with store.read() as conn:
         iid, hid = jr.resolve(conn, incident)
-        for r in _alerts_by_id(conn, ids):
-            if r.incident_id == iid:
-                continue
-            conn.execute(_A.update().where(_A.c.id == r.id).values(incident_id=iid))
-            body = {
-                "source": r.source, "fingerprint": r.fingerprint, "name": r.name,
-                "severity": r.severity, "summary": r.summary[:500], "assigned": "manual",
-            }
-            jr.append_in(conn, iid, hid, kinds.ALERT, canonical_body(body), actor)
-            moved += 1
-        if moved:
-            conn.execute(_I.update().where(_I.c.id == iid).values(updated_at=_now()))
-    return moved
+        todo = [int(r.id) for r in _alerts_by_id(conn, ids) if r.incident_id != iid]
+    for aid in todo:
+        alert_store.assign(store, aid, hid, actor=actor, reason="assigned in the console")
+    return len(todo)
 
 
 def new_incident_from_alerts(
@@ -297,17 +266,6 @@ def new_incident_from_alerts(
     return str(created["id"])
 
 
-def silence_alerts(
-    store: Store, loaded: LoadedConfig | None, ids: Sequence[int], *, hours: float,
-    comment: str, actor: str,
-) -> str:
-    """Create an Alertmanager silence for these alerts through the containment runner."""
-    runner = _area("ircon.adapters.runner")
-    if runner is None:
-        raise NotAvailable("silencing needs the containment adapters, not in this build")
-    raise NotAvailable("no alertmanager adapter is configured ([adapters.NAME] type alertmanager)")
-
-
 @dataclass(frozen=True, slots=True)
 class SourceStatus:
     name: str
@@ -318,7 +276,9 @@ class SourceStatus:
     firing: int
 
 
-def source_health(store: Store, loaded: LoadedConfig | None) -> list[SourceStatus]:
+def source_health(
+    store: Store, loaded: LoadedConfig | None, health: dict[str, Any] | None = None
+) -> list[SourceStatus]:
     """Configured sources plus any source that wrote alerts; poller health when running."""
     with store.read() as conn:
         seen = {
@@ -330,7 +290,7 @@ def source_health(store: Store, loaded: LoadedConfig | None) -> list[SourceStatu
                 ).group_by(_A.c.source)
             )
         }
-    health = _poller_health()
+    health = health or {}
     out: list[SourceStatus] = []
     configured = list(loaded.config.sources) if loaded else []
     for src in configured:
@@ -345,13 +305,6 @@ def source_health(store: Store, loaded: LoadedConfig | None) -> list[SourceStatu
     for name, (last, firing) in sorted(seen.items()):
         out.append(SourceStatus(name, "stored", None, "", last, firing))
     return out
-
-
-def _poller_health() -> dict[str, Any]:
-    poller = _area("ircon.engine.poller")
-    if poller is None or not hasattr(poller, "health_snapshot"):
-        return {}
-    return dict(poller.health_snapshot())
 
 
 # --- incidents ------------------------------------------------------------------------
@@ -436,13 +389,6 @@ def board(
 
 def _asdict(row: BoardRow) -> dict[str, Any]:
     return {k: getattr(row, k) for k in row.__dataclass_fields__}
-
-
-def _next_clocks(store: Store, ids: list[str]) -> dict[str, tuple[str, datetime]]:
-    svc = _area("ircon.escalation.service")
-    if svc is None or not hasattr(svc, "next_due"):
-        return {}
-    return dict(svc.next_due(store, ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -532,10 +478,11 @@ class StepView:
     id: str
     title: str
     state: str  # pending, in_progress, done, skipped, failed
-    kind: str = "manual"  # manual, action, decision
+    kind: str = "manual"  # manual, action, decision, notify, wait
     instructions: str = ""
-    action: dict[str, Any] | None = None
+    has_action: bool = False
     options: list[tuple[str, str]] = field(default_factory=list)  # (option id, label)
+    due: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -544,74 +491,90 @@ class PlaybookView:
     steps: list[StepView]
     current: str | None
     note: str = ""
+    finished: bool = False
 
 
-def playbook_view(store: Store, loaded: LoadedConfig | None, incident: str) -> PlaybookView:
-    """The incident's checklist: the playbook area's state when present, else the projection."""
-    mod = _area("ircon.store.playbooks")
-    if mod is not None and hasattr(mod, "playbook_state"):
-        return _from_playbook_state(mod.playbook_state(store, incident))
-    with store.read() as conn:
-        iid, _ = jr.resolve(conn, incident)
-        name = conn.execute(select(_I.c.playbook).where(_I.c.id == iid)).scalar()
-        steps = [
-            StepView(r.step_id, r.step_id, r.state)
-            for r in conn.execute(select(_S).where(_S.c.incident_id == iid).order_by(_S.c.step_id))
-        ]
-    current = next((s.id for s in steps if s.state in ("pending", "in_progress")), None)
-    note = "" if name else "no playbook attached"
-    if mod is None:
-        note = (note + "; " if note else "") + "playbooks arrive with the response feature"
-    return PlaybookView(name, steps, current, note)
+def _dirs(loaded: LoadedConfig | None) -> list[str]:
+    return list(loaded.config.playbooks.dirs) if loaded else []
 
 
-def _from_playbook_state(state: Any) -> PlaybookView:
+def _instances(loaded: LoadedConfig | None) -> dict[str, str]:
+    """Adapter instance name -> type, from the config."""
+    if loaded is None:
+        return {}
+    return {name: str(a.type) for name, a in loaded.config.adapters.items()}
+
+
+def _step_text(step: Any) -> str:
+    parts = [str(getattr(step, "description", "") or "")]
+    if getattr(step, "question", None):
+        parts.append(str(step.question))
+    for item in getattr(step, "checklist", []) or []:
+        parts.append(f"[ ] {item}")
+    if getattr(step, "kind", "") == "action":
+        parts.append(f"action: {step.adapter} {step.action}")
+    if getattr(step, "kind", "") == "notify":
+        parts.append(f"notify {', '.join(step.to)}: {step.message}")
+    return "\n".join(p for p in parts if p)
+
+
+def playbook_view(store: Store, loaded: LoadedConfig | None, incident: str,
+                  now: datetime | None = None) -> PlaybookView:
+    """The incident's checklist, rebuilt from the journal."""
+    from ircon.store import playbooks
+
+    pinned = playbooks.pinned_playbook(store, incident)
+    if pinned is None:
+        return PlaybookView(None, [], None, "no playbook running — p starts one")
+    state = playbooks.playbook_state(store, incident, now=now)
     if state is None:
-        return PlaybookView(None, [], None, "no playbook attached")
-    if isinstance(state, PlaybookView):
-        return state
-    get = state.get if isinstance(state, dict) else lambda k, d=None: getattr(state, k, d)
+        return PlaybookView(None, [], None, "no playbook running — p starts one")
+    models = {s.id: s for s in pinned.playbook.steps}
     steps = []
-    for s in get("steps", []) or []:
-        sget = s.get if isinstance(s, dict) else lambda k, d=None, s=s: getattr(s, k, d)
+    for sid, v in state.steps.items():
+        m = models.get(sid)
         steps.append(StepView(
-            id=str(sget("id", "")), title=str(sget("title", "") or sget("id", "")),
-            state=str(sget("state", "pending")), kind=str(sget("kind", "manual")),
-            instructions=str(sget("instructions", "") or ""), action=sget("action"),
-            options=[(str(o[0]), str(o[1])) for o in (sget("options", []) or [])],
+            id=sid, title=v.title, state=v.state, kind=v.kind,
+            instructions=_step_text(m) if m is not None else "",
+            has_action=v.kind == "action",
+            options=[(o.id, o.label) for o in getattr(m, "options", [])] if m else [],
+            due=v.due_at,
         ))
-    return PlaybookView(get("name"), steps, get("current"), "")
+    note = "; ".join(state.problems[:3])
+    return PlaybookView(f"{state.name} {state.version}", steps, state.current, note,
+                        state.finished)
 
 
 def list_playbooks(loaded: LoadedConfig | None) -> list[tuple[str, str]]:
-    """(name, title) of every playbook the response area can load; [] without it."""
-    mod = _area("ircon.response.library")
-    if mod is None or not hasattr(mod, "catalog"):
-        return []
-    return [(str(n), str(t)) for n, t in mod.catalog(loaded)]
+    """(name, title) of every playbook that loads: bundled, then configured directories."""
+    from ircon.response.library import discover, playbook_dirs
+
+    return [
+        (r.playbook.name, r.playbook.title)
+        for r in discover(playbook_dirs(_dirs(loaded))) if r.playbook is not None
+    ]
 
 
 def start_playbook(store: Store, loaded: LoadedConfig | None, incident: str, name: str,
                    *, actor: str) -> None:
-    mod = _area("ircon.store.playbooks")
-    if mod is None:
-        raise NotAvailable("playbooks arrive with the response feature, not in this build")
-    mod.start_playbook(store, incident, name, actor=actor)
+    from ircon.store import playbooks
+
+    playbooks.start_playbook(store, incident, name, actor=actor, dirs=_dirs(loaded),
+                             instances=_instances(loaded))
 
 
 def record_step(store: Store, incident: str, step: str, state: str, reason: str, *,
                 actor: str) -> None:
-    mod = _area("ircon.store.playbooks")
-    if mod is None:
-        raise NotAvailable("playbooks arrive with the response feature, not in this build")
-    mod.record_step(store, incident, step, state, reason, actor=actor)
+    from ircon.store import playbooks
+
+    playbooks.record_step(store, incident, step, state, reason=reason, actor=actor)
 
 
-def record_decision(store: Store, incident: str, step: str, option: str, *, actor: str) -> None:
-    mod = _area("ircon.store.playbooks")
-    if mod is None:
-        raise NotAvailable("playbooks arrive with the response feature, not in this build")
-    mod.record_decision(store, incident, step, option, actor=actor)
+def record_decision(store: Store, incident: str, step: str, option: str, *, actor: str,
+                    reason: str = "") -> None:
+    from ircon.store import playbooks
+
+    playbooks.record_decision(store, incident, step, option, reason=reason, actor=actor)
 
 
 # --- containment (adapters area) ------------------------------------------------------
@@ -619,11 +582,15 @@ def record_decision(store: Store, incident: str, step: str, option: str, *, acto
 
 @dataclass(frozen=True, slots=True)
 class ActionPlan:
-    """Exactly what will be sent, as lines of plain text, plus an opaque handle."""
+    """Exactly what will be sent (plain text lines) and what to call to send it."""
 
     title: str
     lines: list[str]
-    handle: Any
+    instance: str
+    action: str
+    params: dict[str, str]
+    step: str | None = None
+    destructive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -632,33 +599,119 @@ class ActionOutcome:
     lines: list[str]
 
 
-def plan_step_action(store: Store, loaded: LoadedConfig | None, incident: str,
-                     step: StepView) -> ActionPlan:
-    runner = _area("ircon.adapters.runner")
-    if runner is None:
-        raise NotAvailable("containment actions arrive with the adapters feature")
-    if not step.action:
-        raise NotAvailable(f"step {step.id} has no action to run")
-    plan = runner.plan_action(loaded, step.action, incident=incident)
-    return ActionPlan(str(getattr(plan, "title", step.title)), _lines(plan), plan)
+def _action_step(store: Store, incident: str, step_id: str) -> Any:
+    from ircon.store import playbooks
+
+    pinned = playbooks.pinned_playbook(store, incident)
+    step = next((s for s in pinned.playbook.steps if s.id == step_id), None) if pinned else None
+    if step is None or getattr(step, "kind", "") != "action":
+        raise NotAvailable(f"step {step_id} has no action to run")
+    return step
 
 
-def run_step_action(store: Store, loaded: LoadedConfig | None, incident: str, plan: ActionPlan,
-                    *, actor: str) -> ActionOutcome:
-    runner = _area("ircon.adapters.runner")
-    if runner is None:
-        raise NotAvailable("containment actions arrive with the adapters feature")
-    result = runner.run_action(store, loaded, plan.handle, incident=incident, actor=actor)
-    ok = bool(getattr(result, "ok", getattr(result, "status", "") == "succeeded"))
-    return ActionOutcome(ok, _lines(result))
+def step_inputs(store: Store, incident: str, step_id: str) -> list[str]:
+    """Values the responder must type before the step's action can be planned."""
+    from ircon.response.engine import inputs_needed
+
+    return inputs_needed(_action_step(store, incident, step_id))
 
 
-def _lines(obj: Any) -> list[str]:
-    if hasattr(obj, "preview_lines"):
-        return [str(x) for x in obj.preview_lines()]
-    if hasattr(obj, "to_dict"):
-        obj = obj.to_dict()
-    return json.dumps(obj, indent=2, sort_keys=True, default=str).splitlines()
+def step_instances(store: Store, loaded: LoadedConfig | None, incident: str,
+                   step_id: str) -> list[str]:
+    """Configured adapter instances the step can run on (the responder picks one of several)."""
+    from ircon.response.actions_catalog import resolve_instances
+
+    step = _action_step(store, incident, step_id)
+    names = resolve_instances(step.adapter, _instances(loaded))
+    if not names:
+        raise NotAvailable(
+            f"no adapter instance for {step.adapter!r} is configured: add [adapters.NAME] "
+            f'with type = "{step.adapter}" to the config'
+        )
+    return names
+
+
+def plan_step_action(
+    store: Store, loaded: LoadedConfig | None, incident: str, step_id: str, *, actor: str,
+    instance: str, inputs: dict[str, str] | None = None,
+) -> ActionPlan:
+    """Render the step's parameters and plan the call (no I/O to the target)."""
+    from ircon.adapters import runner
+    from ircon.response.engine import action_call
+    from ircon.store import playbooks
+
+    if loaded is None:
+        raise NotAvailable("containment needs a config with [adapters.NAME]")
+    step = _action_step(store, incident, step_id)
+    values = playbooks.template_values(store, incident, actor=actor)
+    values["input"] = dict(inputs or {})
+    call = action_call(step, values)
+    plan = runner.plan_action(loaded.config, instance, call.action, call.params, actor=actor,
+                              incident=incident)
+    lines = list(plan.lines())
+    if plan.destructive:
+        lines.append("destructive: yes")
+    return ActionPlan(f"{instance} {call.action}: {plan.summary}", lines, instance,
+                      call.action, dict(call.params), step_id, plan.destructive)
+
+
+def run_planned(store: Store, loaded: LoadedConfig | None, incident: str, plan: ActionPlan,
+                *, actor: str, approved_by: str | None = None) -> ActionOutcome:
+    """Send it (journaled by the runner), then record the step's outcome."""
+    from ircon.adapters import runner
+
+    if loaded is None:
+        raise NotAvailable("containment needs a config with [adapters.NAME]")
+    out = runner.run_action(store, loaded.config, plan.instance, plan.action, plan.params,
+                            incident=incident, actor=actor, approved_by=approved_by)
+    lines = [out.summary]
+    if out.error:
+        lines.append(f"error: {out.error}")
+    if out.output:
+        lines.extend(out.output.splitlines()[:200])
+    if out.undo_available:
+        lines.append(f"undo is available (run {out.run_id})")
+    if plan.step:
+        from ircon.store import playbooks
+
+        playbooks.record_step(store, incident, plan.step, "done" if out.ok else "failed",
+                              reason=out.summary[:500] if not out.ok else "", actor=actor)
+    return ActionOutcome(out.ok, lines)
+
+
+def silence_alerts(
+    store: Store, loaded: LoadedConfig | None, ids: Sequence[int], *, hours: float,
+    comment: str, actor: str,
+) -> str:
+    """One Alertmanager silence per alert (its exact labels), through the containment runner."""
+    from ircon.adapters import runner
+    from ircon.adapters.params import format_matchers
+    from ircon.store import alerts as alert_store
+
+    names = sorted(n for n, t in _instances(loaded).items() if t == "alertmanager")
+    if not names or loaded is None:
+        raise NotAvailable(
+            'silencing needs an Alertmanager adapter: add [adapters.NAME] with type = '
+            '"alertmanager" to the config'
+        )
+    done: list[str] = []
+    for aid in ids:
+        a = alert_store.get_alert(store, aid)
+        labels = sorted(a.labels.items())[:32]
+        if not labels:
+            continue
+        matchers = format_matchers(
+            [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in labels]
+        )
+        out = runner.run_action(
+            store, loaded.config, names[0], "silence",
+            {"matchers": matchers, "duration": f"{int(hours * 3600)}s", "comment": comment},
+            incident=a.incident, actor=actor,
+        )
+        if not out.ok:
+            raise NotAvailable(f"silence failed for alert {aid}: {out.error or out.summary}")
+        done.append(out.summary)
+    return f"{len(done)} silence(s) on {names[0]}"
 
 
 # --- escalation -----------------------------------------------------------------------
@@ -667,68 +720,116 @@ def _lines(obj: Any) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class ClockView:
     name: str
+    detail: str
     due: datetime | None
-    state: str  # running, met, missed, stopped
+    state: str  # pending/running (counting down), sent, met, breached, stopped, due
 
 
 @dataclass(frozen=True, slots=True)
 class EscalationView:
-    ladder: list[tuple[str, str]]  # (level label, who / state)
+    ladder: list[ClockView]
     clocks: list[ClockView]
     note: str = ""
 
 
-def escalation_view(store: Store, loaded: LoadedConfig | None, incident: str) -> EscalationView:
-    svc = _area("ircon.escalation.service")
-    if svc is None or not hasattr(svc, "escalation_state"):
-        return EscalationView([], [], "escalation arrives with the escalation feature")
-    st = svc.escalation_state(store, incident)
-    get = st.get if isinstance(st, dict) else lambda k, d=None: getattr(st, k, d)
-    ladder = [(str(a), str(b)) for a, b in (get("ladder", []) or [])]
-    clocks = [
-        ClockView(str(c[0]), c[1], str(c[2])) if isinstance(c, tuple | list)
-        else ClockView(str(c.name), c.due, str(c.state))
-        for c in (get("clocks", []) or [])
+def escalation_view(store: Store, loaded: LoadedConfig | None, incident: str,
+                    now: datetime) -> EscalationView:
+    from ircon.config import IrconConfig
+    from ircon.escalation.service import escalation_state
+
+    cfg = loaded.config if loaded else IrconConfig()
+    st = escalation_state(store, cfg, incident, now)
+    ladder = [
+        ClockView(f"L{lv['level']}", ", ".join(lv.get("notify") or []),
+                  _dt(lv.get("sent_at") or lv.get("due")), str(lv.get("state")))
+        for lv in st.get("levels", [])
     ]
-    return EscalationView(ladder, clocks, "")
+    clocks = [
+        ClockView(str(c.get("title") or c.get("name")), str(c.get("basis") or ""),
+                  _dt(c.get("deadline")), str(c.get("state")))
+        for c in st.get("clocks", [])
+    ]
+    note = ""
+    if not st.get("enabled", True):
+        note = "escalation is disabled in the config"
+    elif not ladder and not clocks:
+        note = "no escalation policy applies"
+    fails = (st.get("notifications") or {}).get("failed_total", 0)
+    if fails:
+        note = (note + "; " if note else "") + f"{fails} notification(s) failed"
+    return EscalationView(ladder, clocks, note)
+
+
+def _dt(v: Any) -> datetime | None:
+    from ircon.tui.timefmt import parse_ts
+
+    return parse_ts(v) if v else None
+
+
+def _next_clocks(store: Store, ids: list[str]) -> dict[str, tuple[str, datetime]]:
+    """Soonest running regulatory clock per incident, from ``clock`` entries (indexed by kind)."""
+    if not ids:
+        return {}
+    with store.read() as conn:
+        rows = conn.execute(
+            select(_I.c.human_id, _J.c.body)
+            .select_from(_J.join(_I, _I.c.id == _J.c.incident_id))
+            .where(_J.c.kind == kinds.CLOCK, _I.c.human_id.in_(ids))
+            .order_by(_J.c.id)
+        ).all()
+    running: dict[tuple[str, str], tuple[str, datetime]] = {}
+    for hid, body in rows:
+        try:
+            b = json.loads(body)
+        except ValueError:
+            continue
+        key = (hid, str(b.get("clock")))
+        if b.get("action") == "start" and (due := _dt(b.get("deadline"))) is not None:
+            running[key] = (str(b.get("clock")), due)
+        elif b.get("action") == "met":
+            running.pop(key, None)
+    out: dict[str, tuple[str, datetime]] = {}
+    for (hid, _), (name, due) in running.items():
+        if hid not in out or due < out[hid][1]:
+            out[hid] = (name, due)
+    return out
 
 
 def acknowledge_page(store: Store, loaded: LoadedConfig | None, incident: str, *,
                      actor: str) -> None:
-    """Acknowledge the incident: stops the escalation ladder where there is one."""
-    svc = _area("ircon.escalation.service")
-    if svc is not None and hasattr(svc, "acknowledge"):
-        svc.acknowledge(store, incident, actor=actor)
-        return
-    inc_store.set_status(store, incident, "acknowledged", "acknowledged in the console",
-                         actor=actor)
+    """Acknowledge the incident: the escalation ladder stops at its next look."""
+    from ircon.escalation.service import EscalationInputError, acknowledge
+
+    try:
+        acknowledge(store, incident, actor=actor)
+    except EscalationInputError as exc:
+        raise NotAvailable(str(exc)) from exc
 
 
 # --- reports --------------------------------------------------------------------------
 
 
-def postmortem_markdown(store: Store, loaded: LoadedConfig | None, incident: str) -> str:
-    mod = _area("ircon.report.postmortem")
-    if mod is None:
-        raise NotAvailable("post-mortem drafts arrive with the reports feature")
-    for name in ("draft_markdown", "render", "draft"):
-        fn = getattr(mod, name, None)
-        if fn is not None:
-            return str(fn(store, incident))
-    raise NotAvailable("this build's report module has no draft renderer")
+def postmortem_markdown(store: Store, loaded: LoadedConfig | None, incident: str,
+                        now: datetime | None = None) -> str:
+    from ircon.report.postmortem import draft_markdown
+
+    return draft_markdown(store, incident, generated_at=now)
 
 
 # --- engine ---------------------------------------------------------------------------
 
 
-def start_engine(store: Store, loaded: LoadedConfig | None) -> Any | None:
-    """Start the in-process engine (source pulls) when that area is present."""
-    poller = _area("ircon.engine.poller")
-    if poller is None or loaded is None or not loaded.config.sources:
+def make_poller(store: Store, loaded: LoadedConfig | None, *, actor: str) -> Any | None:
+    """A poller over the configured alert sources, storing pulls through triage."""
+    if loaded is None or not loaded.config.sources:
         return None
-    if hasattr(poller, "start_in_process"):
-        return poller.start_in_process(store, loaded)
-    return None
+    from ircon.engine.poller import Poller, ingest_callback
+    from ircon.sources.base import build
+
+    sources = [build(s) for s in loaded.config.sources if s.type == "alertmanager"]
+    if not sources:
+        return None
+    return Poller(sources, ingest_callback(store, loaded.config.triage, actor=actor))
 
 
 def _now() -> datetime:

@@ -66,12 +66,13 @@ class AlertsScreen(IrconScreen):
             self._paint_empty()
             return
         offset, text, loaded = self.row_offset, self.filter_text, self.irc.loaded
+        health = self.irc.source_health()
 
         def load() -> tuple[AlertPage, list[SourceStatus]]:
             from ircon.tui import services
 
             page = services.list_alerts(store, filter_text=text, limit=PAGE, offset=offset)
-            return page, services.source_health(store, loaded)
+            return page, services.source_health(store, loaded, health)
 
         self.io(load, self._show, group="load")
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -68,9 +70,9 @@ class IncidentScreen(IrconScreen):
         yield Static(id="summary", classes="summary")
         with Horizontal(id="post"):
             with VerticalScroll(id="side"):
-                yield Static(id="checklist", classes="panel")
                 yield Static(id="step", classes="panel")
                 yield Static(id="ladder", classes="panel")
+                yield Static(id="checklist", classes="panel")
             yield Timeline(self.irc.tz, id="timeline")
         yield Footer()
 
@@ -89,6 +91,7 @@ class IncidentScreen(IrconScreen):
             return
         tl = self.query_one(Timeline)
         after = tl.last_seq if tl.last_seq else None
+        now = self.irc.now()
 
         def load() -> Snapshot:
             from ircon.tui import services
@@ -96,8 +99,8 @@ class IncidentScreen(IrconScreen):
             return Snapshot(
                 services.incident_view(store, hid),
                 services.timeline(store, hid, after_seq=after),
-                services.playbook_view(store, loaded, hid),
-                services.escalation_view(store, loaded, hid),
+                services.playbook_view(store, loaded, hid, now=now),
+                services.escalation_view(store, loaded, hid, now),
             )
 
         self.io(load, self._show, group="load")
@@ -155,13 +158,19 @@ class IncidentScreen(IrconScreen):
             out.append(pb.note or "no steps", style="dim")
             if not pb.name:
                 out.append("\np: start a playbook", style="dim")
-        for s in pb.steps:
+        # Done steps, the current one and a few ahead: the whole list is in the journal.
+        idx = next((i for i, s in enumerate(pb.steps) if s.id == pb.current), len(pb.steps))
+        shown = [s for s in pb.steps[:idx] if s.state != "pending"] + pb.steps[idx:idx + 4]
+        for s in shown:
             mark, style = STEP_MARK.get(s.state, ("?", ""))
             cur = s.id == pb.current
             out.append(f"{'▶' if cur else mark} ", style="bold" if cur else style)
             out.append_text(safe.text(s.title, 60, style="bold" if cur else
                                       ("dim" if s.state in ("done", "skipped") else "")))
             out.append("\n")
+        rest = len(pb.steps) - idx - 4
+        if rest > 0:
+            out.append(f"… {rest} more steps", style="dim")
         box.update(out)
         current = self._current_step()
         step_box.display = current is not None
@@ -174,7 +183,7 @@ class IncidentScreen(IrconScreen):
                 st.append_text(safe.block(current.instructions, 4000))
                 st.append("\n")
             keys = []
-            if current.action:
+            if current.has_action:
                 keys.append("x: run its action")
             if current.options:
                 keys.append("d: decide")
@@ -188,22 +197,26 @@ class IncidentScreen(IrconScreen):
             return
         now = self.irc.now()
         out = Text(end="")
-        if esc.note and not esc.ladder and not esc.clocks:
-            out.append(esc.note, style="dim")
-        for level, who in esc.ladder:
-            out.append_text(safe.text(level, 30, style="bold"))
-            out.append(" ")
-            out.append_text(safe.text(who, 60))
-            out.append("\n")
-        for c in esc.clocks:
-            out.append_text(safe.text(c.name, 40, style="bold"))
-            out.append(" ")
-            if c.state == "running":
-                left = countdown(c.due, now)
-                out.append(left, style="bold red" if left.startswith("OVERDUE") else "")
-            else:
-                out.append(c.state, style="dim")
-            out.append("\n")
+        if esc.note:
+            out.append(esc.note + "\n", style="dim")
+        for title, rows in (("ladder", esc.ladder), ("clocks", esc.clocks)):
+            if not rows:
+                continue
+            out.append(f"{title}\n", style="bold underline")
+            for c in rows:
+                out.append_text(safe.text(c.name, 30, style="bold"))
+                if c.detail:
+                    out.append(" ")
+                    out.append_text(safe.text(c.detail, 40, style="dim"))
+                out.append(" ")
+                if c.state in ("pending", "running"):
+                    left = countdown(c.due, now)
+                    out.append(left, style="bold red" if left.startswith("OVERDUE") else "bold")
+                elif c.state in ("due", "breached"):
+                    out.append(c.state.upper(), style="bold reverse red")
+                else:
+                    out.append(c.state, style="dim")
+                out.append("\n")
         self.query_one("#ladder", Static).update(out)
 
     def _current_step(self) -> StepView | None:
@@ -399,22 +412,53 @@ class IncidentScreen(IrconScreen):
                              chosen)
 
     def action_run_step(self) -> None:
-        from ircon.tui.screens.modals import ActionScreen
-
         step = self._current_step()
-        store, loaded, hid, actor = self.irc.store, self.irc.loaded, self.human_id, self.irc.actor
-        if step is None or store is None or not step.action:
+        if step is None or not step.has_action or self.irc.store is None:
             self.notify("the current step has no action to run", markup=False)
             return
+        self._run_step(step.id)
+
+    @work(exclusive=True, group="run_step", exit_on_error=False)
+    async def _run_step(self, step_id: str) -> None:
+        """Instance, inputs, preview, confirmation, live result: each a dialog in turn."""
         from ircon.tui import services
+        from ircon.tui.screens.modals import ActionScreen, ChoiceScreen, PromptScreen
 
-        def run(plan: services.ActionPlan) -> services.ActionOutcome:
-            return services.run_step_action(store, loaded, hid, plan, actor=actor)
+        store, loaded, hid, actor = self.irc.store, self.irc.loaded, self.human_id, self.irc.actor
+        assert store is not None
+        try:
+            instances = await asyncio.to_thread(
+                services.step_instances, store, loaded, hid, step_id)
+            needed = await asyncio.to_thread(services.step_inputs, store, hid, step_id)
+        except Exception as exc:  # shown, never fatal: nothing has been sent
+            self.notify(str(exc), severity="error", markup=False, timeout=10)
+            return
+        instance = instances[0]
+        if len(instances) > 1:
+            picked = await self.app.push_screen_wait(ChoiceScreen(
+                "Run on which instance?", [(n, n) for n in instances], reason_required=False))
+            if picked is None:
+                return
+            instance = picked[0]
+        inputs: dict[str, str] = {}
+        for name in needed:
+            value = await self.app.push_screen_wait(PromptScreen(f"Value for {name}", name))
+            if value is None:
+                return
+            inputs[name] = value
+        try:
+            plan = await asyncio.to_thread(
+                lambda: services.plan_step_action(store, loaded, hid, step_id, actor=actor,
+                                                  instance=instance, inputs=inputs))
+        except Exception as exc:
+            self.notify(str(exc), severity="error", markup=False, timeout=10)
+            return
 
-        def planned(plan: services.ActionPlan) -> None:
-            self.app.push_screen(ActionScreen(plan, run), lambda _: self.irc.poke())
+        def run(p: services.ActionPlan) -> services.ActionOutcome:
+            return services.run_planned(store, loaded, hid, p, actor=actor)
 
-        self.io(lambda: services.plan_step_action(store, loaded, hid, step), planned)
+        await self.app.push_screen_wait(ActionScreen(plan, run))
+        self.irc.poke()
 
     def action_postmortem(self) -> None:
         from ircon.tui.screens.postmortem import PostmortemScreen

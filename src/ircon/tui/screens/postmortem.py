@@ -25,13 +25,14 @@ class PostmortemScreen(IrconModal[None]):
 
     def on_mount(self) -> None:
         store, loaded, hid = self.irc.store, self.irc.loaded, self.human_id
+        now = self.irc.now()
         if store is None:
             return
 
         def load() -> str:
             from ircon.tui import services
 
-            return services.postmortem_markdown(store, loaded, hid)
+            return services.postmortem_markdown(store, loaded, hid, now)
 
         self.io(load, self._show, group="load", failed=self._unavailable)
 
