@@ -42,7 +42,7 @@ class Receiver:
 
 def _handler(rec: Receiver) -> type[BaseHTTPRequestHandler]:
     class H(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             n = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(min(n, 1_000_000))
             path = self.path.split("?", 1)[0]
@@ -100,7 +100,7 @@ def smtp() -> Iterator[Mailbox]:
     box = Mailbox(port=free_port())
 
     class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             msg = message_from_bytes(envelope.content, policy=policy.default)
             body = msg.get_body(preferencelist=("plain", "html"))
             box.messages.append({

@@ -11,8 +11,8 @@ import pytest
 
 from ircon.escalation.checks import escalation_problems
 from ircon.escalation.clocks import clock_states, operational_clocks
-from ircon.escalation.facts import fold
-from ircon.escalation.ladder import evaluate, ladder_view
+from ircon.escalation.facts import Facts, fold
+from ircon.escalation.ladder import Evaluation, evaluate, ladder_view
 from ircon.escalation.roster import next_handoff, on_call, recipients
 from ircon.escalation.settings import EscalationConfig, Rotation
 
@@ -41,7 +41,7 @@ class Journal:
         for k in keys:
             self.add(at, "escalation", {"key": k})
 
-    def facts(self):  # type: ignore[no-untyped-def]
+    def facts(self) -> Facts:
         return fold("IR-2026-0001", self.items)
 
 
@@ -76,7 +76,7 @@ def cfg(**extra: Any) -> EscalationConfig:
     return EscalationConfig.model_validate(base)
 
 
-def keys(ev) -> list[str]:  # type: ignore[no-untyped-def]
+def keys(ev: Evaluation) -> list[str]:
     return [f.key for f in ev.due]
 
 

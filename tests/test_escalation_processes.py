@@ -103,7 +103,8 @@ def test_crash_mid_ladder_then_restart_fires_missed_level_once(
         {"after_minutes": 0, "notify": ["person:alice"]},
         {"after_minutes": 0.05, "notify": ["person:bob"]},  # 3 s after the open
     ]
-    cfg = write_cfg(tmp_path, receiver, monkeypatch, levels, tick_seconds=3600, late_after_seconds=0.5)
+    cfg = write_cfg(tmp_path, receiver, monkeypatch, levels, tick_seconds=3600,
+                    late_after_seconds=0.5)
     inc = incidents.create(store, "agent tool misuse", severity="SEV1")["id"]
     p = worker(db_path, cfg, 30.0)
     assert receiver.wait(1, path="alice", timeout=20)

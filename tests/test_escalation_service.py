@@ -21,7 +21,7 @@ from ircon.escalation.service import (
 )
 from ircon.store import incidents, journal
 from ircon.store.db import Store
-from tests.escalation_support import FakeClock, Receiver, receiver, smtp  # noqa: F401
+from tests.escalation_support import FakeClock, Mailbox, Receiver, receiver, smtp  # noqa: F401
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -177,7 +177,7 @@ async def test_missing_secret_is_journaled_not_raised(
 
 
 async def test_email_through_a_local_smtp_server(
-    store: Store, smtp, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]  # noqa: F811
+    store: Store, smtp: Mailbox, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
     from ircon.store.engine import utcnow
 
@@ -197,7 +197,7 @@ async def test_email_through_a_local_smtp_server(
     (mail,) = smtp.wait(1)
     assert mail["to"] == ["oncall@example.org"]
     assert mail["subject"] == f"[{inc} SEV1] System prompt leak"
-    head = [e for e in journal.entries(store, inc) if e.kind == "escalation"][0].hash
+    head = next(e for e in journal.entries(store, inc) if e.kind == "escalation").hash
     assert f"Journal head: {head}" in mail["text"] and "Severity: SEV1" in mail["text"]
     (n,) = kinds_of(store, inc, "notification")
     assert n["ok"] and n["via"] == "oncall#1 (mailto)"
