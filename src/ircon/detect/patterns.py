@@ -44,7 +44,7 @@ class PatternDetector:
         seen: set[str] = set()
         for off, part in windows(text, self.limit):
             words = words_of(part) if off == 0 and len(part) == len(text) else tokens(part)
-            for hit in pset.scan(part, words, off):
+            for hit in pset.scan(part, words, off, skip_quoted=True):
                 if hit.rule.id not in seen:
                     seen.add(hit.rule.id)
                     out.append((hit.rule, hit.start, hit.end))

@@ -177,6 +177,12 @@ def _charclass(items: Any) -> str | frozenset[str] | None:
             return {C.CATEGORY_WORD: "word", C.CATEGORY_SPACE: "space",
                     C.CATEGORY_NOT_SPACE: "nonspace"}.get(av[0][1])
         chars: set[str] = set()
+        if any(o == C.CATEGORY for o, _a in av):
+            # e.g. [\w']: a word class plus literals; only its relation to spaces is known
+            if all((o == C.CATEGORY and a == C.CATEGORY_WORD)
+                   or (o == C.LITERAL and not chr(a).isspace()) for o, a in av):
+                return "nonspace"
+            return None
         for o, a in av:
             if o == C.LITERAL:
                 chars.add(chr(a))
@@ -357,6 +363,15 @@ def load_rules(extra_dirs: Iterable[Path] = ()) -> list[Rule]:
 # ---------------------------------------------------------------- matching
 
 _DIGIT_RUN = re.compile(r"\d\d\d")
+_QUOTES = "'\"\u2018\u2019\u201c\u201d\u00ab\u00bb`"
+
+
+def _quoted(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start > 0 else ""
+    if not before or before not in _QUOTES:
+        return False
+    tail = text[end: end + 3]
+    return any(q in tail for q in _QUOTES) and len(text) - end > 0
 
 
 @dataclass(slots=True)
@@ -403,12 +418,21 @@ class PatternSet:
                 idx.update(self._digit_rules)
         return sorted(idx)
 
-    def scan(self, text: str, words: set[str] | None, offset: int = 0) -> Iterator[Hit]:
-        """First match of each candidate rule in ``text`` (offsets shifted by ``offset``)."""
+    def scan(self, text: str, words: set[str] | None, offset: int = 0,
+             *, skip_quoted: bool = False) -> Iterator[Hit]:
+        """First match of each candidate rule in ``text`` (offsets shifted by ``offset``).
+
+        With ``skip_quoted``, a match wrapped in quotes is a mention ("users typed
+        'ignore previous instructions'"), not a use, and the next match is tried.
+        """
         for i in self.candidates(words, text):
             rx = self._regex[i]
             if rx is None:
                 continue
-            m = rx.search(text)
-            if m is not None:
+            for n, m in enumerate(rx.finditer(text)):
+                if skip_quoted and _quoted(text, m.start(), m.end()):
+                    if n >= 3:
+                        break
+                    continue
                 yield Hit(self.rules[i], m.start() + offset, m.end() + offset)
+                break

@@ -38,5 +38,5 @@ class DetectConfig(Section):
     """How long the same rule, suffix or template is remembered for campaign correlation."""
     campaign_min_members: int = Field(default=3, ge=2)
     """Distinct keys/users/IPs sharing a signature that make a campaign."""
-    suffix_threshold: float = Field(default=0.5, gt=0, lt=1)
+    suffix_threshold: float = Field(default=0.7, gt=0, lt=1)
     """Score at or above which a gibberish prompt tail is reported as an adversarial suffix."""
