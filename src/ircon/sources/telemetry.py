@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
+from orjson import JSONDecodeError
+from orjson import loads as _loads
 
 from ircon.model.telemetry import TelemetryEvent
 from ircon.model.text import one_line
@@ -113,10 +115,7 @@ _MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError, Recur
               OverflowError)
 
 
-def normalize_all(obj: Any, fmt: str = "auto", *, origin: str = "",
-                  line: int = 0) -> list[TelemetryEvent]:
-    """All events in one decoded record (an OTLP batch can hold many spans).
-    Raises ValueError with a reason when the record cannot be normalized."""
+def _events(obj: Any, fmt: str, origin: str, line: int) -> list[TelemetryEvent]:
     if type(obj) is not dict:
         raise ValueError(f"not a JSON object ({_kind(obj)})")
     detected = detect_format(obj)
@@ -137,30 +136,45 @@ def normalize_all(obj: Any, fmt: str = "auto", *, origin: str = "",
         raise ValueError(f"malformed {fmt} record ({type(e).__name__})") from None
 
 
+def normalize_all(obj: Any, fmt: str = "auto", *, origin: str = "",
+                  line: int = 0) -> list[TelemetryEvent]:
+    """All events in one decoded record (an OTLP batch can hold many spans).
+    Raises ValueError with a reason when the record cannot be normalized."""
+    return _events(obj, fmt, origin, line)
+
+
 def normalize(obj: dict[str, Any], fmt: str = "auto", *, origin: str = "",
               line: int = 0) -> TelemetryEvent:
-    """The event of one decoded record (the first, for a multi-span OTLP batch)."""
-    return normalize_all(obj, fmt, origin=origin, line=line)[0]
+    """The event of one decoded record (the first, for a multi-span OTLP batch).
+    Raises ValueError with a reason when the record cannot be normalized."""
+    return _events(obj, fmt, origin, line)[0]
 
 
-def parse_line_all(line: bytes | str, fmt: str = "auto", *, origin: str = "",
-                   lineno: int = 0) -> list[TelemetryEvent] | Skipped:
-    """Every event of one raw line, or why there is none. Never raises."""
-    raw = line.encode("utf-8", "surrogatepass") if type(line) is str else line
+def _parse(line: bytes | str, fmt: str, origin: str, lineno: int) -> list[TelemetryEvent] | Skipped:
     try:
-        obj = _decode(raw)  # type: ignore[arg-type]
-        return normalize_all(obj, fmt, origin=origin, line=lineno)
+        try:
+            obj = _loads(line)
+        except JSONDecodeError:
+            raw = line.encode("utf-8", "surrogatepass") if type(line) is str else line
+            obj = _decode(raw)  # type: ignore[arg-type]
+        return _events(obj, fmt, origin, lineno)
     except ValueError as e:
         return Skipped(origin, lineno, str(e))
     except _MALFORMED as e:  # pragma: no cover - a bug, but never fatal to the reader
         return Skipped(origin, lineno, f"unreadable line ({type(e).__name__})")
 
 
+def parse_line_all(line: bytes | str, fmt: str = "auto", *, origin: str = "",
+                   lineno: int = 0) -> list[TelemetryEvent] | Skipped:
+    """Every event of one raw line, or why there is none. Never raises."""
+    return _parse(line, fmt, origin, lineno)
+
+
 def parse_line(line: bytes | str, fmt: str = "auto", *, origin: str = "",
                lineno: int = 0) -> TelemetryEvent | Skipped:
     """The event of one raw line (the first, for a multi-span OTLP batch), or why there is
     none. Never raises."""
-    r = parse_line_all(line, fmt, origin=origin, lineno=lineno)
+    r = _parse(line, fmt, origin, lineno)
     return r[0] if type(r) is list else r  # type: ignore[return-value]
 
 
@@ -171,7 +185,7 @@ def _results(lines: Iterable[tuple[int, bytes]], skipped: list[tuple[int, str]],
     for n, raw in lines:
         if not raw.strip():
             continue
-        r = parse_line_all(raw, fmt, origin=origin, lineno=n)
+        r = _parse(raw, fmt, origin, n)
         if type(r) is list:
             yield from r
         else:
@@ -450,7 +464,7 @@ class TelemetrySource:
         for path, n, raw in self._follower.poll():
             if not raw.strip():
                 continue
-            r = parse_line_all(raw, self.format, origin=path, lineno=n)
+            r = _parse(raw, self.format, path, n)
             if type(r) is list:
                 result.events.extend(r)
             else:

@@ -89,17 +89,18 @@ def safe_key(v: Any) -> str | None:
     """The key identifier to keep. Gateways log a hash; if a raw secret key (``sk-...`` or a
     bearer header) slipped into the log, keep only its SHA-256, which is also how LiteLLM
     derives ``user_api_key_hash`` from a virtual key, so the two correlate."""
-    s = as_id(v) if type(v) is not str else v
-    if not s:
-        return None
-    if s[:7].lower() == "bearer ":
-        s = s[7:].strip()
-        if not s:
-            return None
-        return hashlib.sha256(s.encode("utf-8", "surrogatepass")).hexdigest()
-    if s.startswith(("sk-", "sk_")):
-        return hashlib.sha256(s.encode("utf-8", "surrogatepass")).hexdigest()
-    return as_id(s)
+    if type(v) is not str:
+        return as_id(v)
+    c = v[:1]
+    if c in ("s", "b", "B") and c:
+        if v[:7].lower() == "bearer ":
+            v = v[7:].strip()
+            if not v:
+                return None
+            return hashlib.sha256(v.encode("utf-8", "surrogatepass")).hexdigest()
+        if v.startswith(("sk-", "sk_")):
+            return hashlib.sha256(v.encode("utf-8", "surrogatepass")).hexdigest()
+    return v if 0 < len(v) <= ID_MAX else as_id(v)
 
 
 def as_float(v: Any) -> float | None:
@@ -365,16 +366,23 @@ def _message_from_dict(m: dict[str, Any], out: list[Message]) -> None:
 def messages_of(v: Any) -> tuple[Message, ...]:
     """Prompt messages from: a list of messages (OpenAI/Anthropic/OTel/Gemini shapes), a
     prompt string, a list of prompt strings, or an object holding ``messages``."""
-    v = loads_embedded(v)
     t = type(v)
-    if t is str:
-        return (message("user", v),) if v else ()
-    out: list[Message] = []
     if t is list:
+        out: list[Message] = []
         for m in v:
             tm = type(m)
             if tm is dict:
-                _message_from_dict(m, out)
+                # Fast path: a plain text message, the bulk of all traffic.
+                c = m.get("content")
+                r = m.get("role")
+                role = _ROLES.get(r) if type(r) is str else None
+                if (type(c) is str and role is not None and "tool_calls" not in m
+                        and "function_call" not in m):
+                    n = m.get("name")
+                    out.append(seal(MessageDraft(role, c, n if type(n) is str and n else None),
+                                    Message))
+                else:
+                    _message_from_dict(m, out)
             elif tm is str:
                 out.append(message("user", m))
             elif tm is list:
@@ -382,6 +390,8 @@ def messages_of(v: Any) -> tuple[Message, ...]:
                 if text:
                     out.append(message("user", text))
         return tuple(out)
+    if t is str:
+        return (message("user", v),) if v else ()
     if t is dict:
         if not v:
             return ()
@@ -391,6 +401,7 @@ def messages_of(v: Any) -> tuple[Message, ...]:
                 msgs = messages_of(inner)
                 sys_text = text_of(v.get("system") or v.get("instructions"))
                 return (message("system", sys_text), *msgs) if sys_text else msgs
+        out = []
         _message_from_dict(v, out)
         return tuple(out)
     return ()
@@ -399,10 +410,22 @@ def messages_of(v: Any) -> tuple[Message, ...]:
 def response_text(v: Any, depth: int = 0) -> str:
     """The model's answer from a completion/chat/Responses/Anthropic/OTel response, a list
     of output messages, or a plain string. Tool calls are rendered as ``name(args)``."""
-    v = loads_embedded(v)
     t = type(v)
     if t is str:
         return v
+    if t is dict:
+        choices = v.get("choices")
+        if type(choices) is list:
+            if len(choices) == 1:  # fast path: one plain chat answer
+                msg = choices[0].get("message") if type(choices[0]) is dict else None
+                if type(msg) is dict:
+                    c = msg.get("content")
+                    if type(c) is str and not msg.get("tool_calls") \
+                            and not msg.get("function_call"):
+                        return c
+            return response_text(choices, depth + 1)
+        if not v:
+            return ""
     if depth > _MAX_DEPTH:
         return ""
     if t is list:
@@ -410,11 +433,6 @@ def response_text(v: Any, depth: int = 0) -> str:
         return texts[0] if len(texts) == 1 else "\n".join(texts)
     if t is not dict:
         return text_of(v, depth)
-    if not v:
-        return ""
-    choices = v.get("choices")
-    if type(choices) is list:
-        return response_text(choices, depth + 1)
     if "message" in v and type(v["message"]) is dict:
         return response_text(v["message"], depth + 1)
     output = v.get("output")
@@ -423,6 +441,9 @@ def response_text(v: Any, depth: int = 0) -> str:
     if "content" in v or "parts" in v or "tool_calls" in v:
         pieces = [text_of(v.get("content", v.get("parts")), depth)]
         pieces += _tool_calls_text(v.get("tool_calls"))
+        fc = v.get("function_call")
+        if type(fc) is dict:
+            pieces.append(render_call(fc.get("name"), fc.get("arguments")))
         return "\n".join(p for p in pieces if p)
     if v.get("type") in _TOOL_CALL_TYPES:
         return render_call(v.get("name"), v.get("arguments", v.get("input")))
@@ -440,19 +461,31 @@ def params_of(d: Any) -> RequestParams:
     if type(d) is not dict or not d:
         return _NO_PARAMS
     g = d.get
-    mt = g("max_tokens")
-    if mt is None:
-        mt = g("max_completion_tokens", g("max_output_tokens", g("max_new_tokens")))
+    # Each value takes the cheap exact-type branch when well formed; the converters
+    # handle strings (Langfuse) and anything odd.
+    v = g("temperature")
+    temperature = v if type(v) is float and -1e9 < v < 1e9 else (
+        None if v is None else as_float(v))
+    v = g("max_tokens")
+    if v is None:
+        v = g("max_completion_tokens", g("max_output_tokens", g("max_new_tokens")))
+    max_tokens = v if type(v) is int and v >= 0 else (None if v is None else as_count(v))
+    v = g("n")
+    n = v if type(v) is int and v >= 0 else (None if v is None else as_count(v))
     lp = g("logprobs")
-    logprobs = as_bool(lp) if type(lp) is not int else lp > 0
-    top = as_count(g("top_logprobs"))
+    logprobs = lp if lp is None or type(lp) is bool else (
+        lp > 0 if type(lp) is int else as_bool(lp))
+    v = g("top_logprobs")
+    top = v if v is None or (type(v) is int and v >= 0) else as_count(v)
     if top is None and type(lp) is int and lp > 0:
         top = lp  # legacy completions: logprobs=N asks for the top N
-    lb = loads_embedded(g("logit_bias"))
-    return seal(ParamsDraft(
-        as_float(g("temperature")), as_count(mt), as_count(g("n")), logprobs, top,
-        len(lb) if type(lb) is dict else 0, as_bool(g("stream")),
-    ), RequestParams)
+    lb = g("logit_bias")
+    if type(lb) is str:
+        lb = loads_embedded(lb)
+    v = g("stream")
+    stream = v if v is None or type(v) is bool else as_bool(v)
+    return seal(ParamsDraft(temperature, max_tokens, n, logprobs, top,
+                            len(lb) if type(lb) is dict else 0, stream), RequestParams)
 
 
 _NO_PARAMS = RequestParams()

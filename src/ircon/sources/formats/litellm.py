@@ -20,6 +20,7 @@ from typing import Any
 
 from ircon.model.telemetry import TelemetryEvent
 from ircon.sources.formats._common import (
+    ID_MAX,
     EventDraft,
     as_count,
     as_float,
@@ -64,40 +65,57 @@ def to_events(obj: dict[str, Any], origin: str, line: int) -> list[TelemetryEven
 
 
 def _standard(o: dict[str, Any], origin: str, line: int) -> TelemetryEvent:
+    # The hot path of the whole reader (see bench/bench_telemetry.py). Identities take an
+    # inline exact-type check (the converter only for odd values) and the event is built
+    # positionally: a keyword call with 20 arguments costs as much as parsing the line.
     g = o.get
     meta = g("metadata")
     if type(meta) is not dict:
         meta = {}
     mg = meta.get
-    start = as_ts(g("startTime"))
-    end = as_ts(g("endTime"))
-    lat = latency_ms(start, end)
-    if lat is None:
+    # Fallback keys are only looked up when the primary one is missing.
+    (request_id, model, end_user, user, team, ip, key_alias) = [
+        x if type(x) is str and 0 < len(x) <= ID_MAX else (None if x is None else as_id(x))
+        for x in (g("id") or g("litellm_call_id"), g("model") or g("model_group"),
+                  g("end_user") or mg("user_api_key_end_user_id"),
+                  mg("user_api_key_user_id"),
+                  mg("user_api_key_team_id") or mg("user_api_key_team_alias"),
+                  g("requester_ip_address") or mg("requester_ip_address"),
+                  mg("user_api_key_alias"))]
+    start = g("startTime")
+    if type(start) is not float:
+        start = as_ts(start)
+    end = g("endTime")
+    if type(end) is not float:
+        end = as_ts(end)
+    if start is not None and end is not None and end >= start:
+        lat: float | None = (end - start) * 1000.0
+    else:
         rt = as_float(g("response_time"))
         lat = rt * 1000.0 if rt is not None and rt >= 0 else None
-    end_user = as_id(g("end_user")) or as_id(mg("user_api_key_end_user_id"))
-    key = mg("user_api_key_hash") or mg("user_api_key")
+    v = g("prompt_tokens")
+    prompt_tokens = v if type(v) is int and v >= 0 else as_count(v)
+    v = g("completion_tokens")
+    completion_tokens = v if type(v) is int and v >= 0 else as_count(v)
+    status = g("status")
+    v = g("response_cost")
+    cost = v if type(v) is float and v == v else as_float(v)
     return seal(EventDraft(
-        request_id=as_id(g("id")) or as_id(g("litellm_call_id")) or f"{origin}:{line}",
-        ts=start if start is not None else (end if end is not None else now()),
-        format="litellm",
-        model=as_id(g("model")) or as_id(g("model_group")),
-        key=safe_key(key),
-        user=as_id(mg("user_api_key_user_id")) or end_user,
-        team=as_id(mg("user_api_key_team_id")) or as_id(mg("user_api_key_team_alias")),
-        ip=as_id(g("requester_ip_address")) or as_id(mg("requester_ip_address")),
-        messages=messages_of(g("messages")),
-        response=response_text(g("response")),
-        prompt_tokens=as_count(g("prompt_tokens")),
-        completion_tokens=as_count(g("completion_tokens")),
-        cost=as_float(g("response_cost")),
-        params=params_of(g("model_parameters")),
-        status=_status(g("status"), g("error_str")),
-        latency_ms=lat,
-        origin=origin,
-        line=line,
-        key_alias=as_id(mg("user_api_key_alias")),
-        end_user=end_user,
+        request_id or f"{origin}:{line}",
+        start if start is not None else (end if end is not None else now()),
+        "litellm",
+        model,
+        safe_key(mg("user_api_key_hash") or mg("user_api_key")),
+        user or end_user,
+        team,
+        ip,
+        messages_of(g("messages")),
+        response_text(g("response")),
+        prompt_tokens, completion_tokens, cost,
+        params_of(g("model_parameters")),
+        status if status == "success" or status == "failure"
+        else _status(status, g("error_str")),
+        lat, origin, line, key_alias, end_user,
     ), TelemetryEvent)
 
 
@@ -112,9 +130,10 @@ def _spend_log(o: dict[str, Any], origin: str, line: int) -> TelemetryEvent:
     body = loads_embedded(g("proxy_server_request"))
     if type(body) is not dict:
         body = {}
-    msgs = messages_of(g("messages"))
+    msgs = messages_of(loads_embedded(g("messages")))
     if not msgs:
-        msgs = messages_of(body.get("messages") or body.get("input") or body.get("prompt"))
+        msgs = messages_of(loads_embedded(
+            body.get("messages") or body.get("input") or body.get("prompt")))
     start = as_ts(g("startTime") or g("start_time"))
     end = as_ts(g("endTime") or g("end_time"))
     lat = latency_ms(start, end)
@@ -132,7 +151,7 @@ def _spend_log(o: dict[str, Any], origin: str, line: int) -> TelemetryEvent:
         team=as_id(g("team_id")) or as_id(mg("user_api_key_team_id")),
         ip=as_id(g("requester_ip_address")) or as_id(mg("requester_ip_address")),
         messages=msgs,
-        response=response_text(g("response")),
+        response=response_text(loads_embedded(g("response"))),
         prompt_tokens=as_count(g("prompt_tokens")),
         completion_tokens=as_count(g("completion_tokens")),
         cost=as_float(g("spend")),

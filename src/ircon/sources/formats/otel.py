@@ -129,13 +129,13 @@ def _prompt(attrs: dict[str, Any], events: list[tuple[str, dict[str, Any]]]) -> 
             out.append(message("system", text))
     for name in ("gen_ai.input.messages", "gen_ai.prompt"):
         if attrs.get(name) is not None:
-            return tuple(out) + messages_of(attrs[name])
+            return (*out, *messages_of(loads_embedded(attrs[name])))
     rows = _indexed(attrs, "gen_ai.prompt.")
     if rows:
-        return tuple(out) + messages_of(rows)
+        return (*out, *messages_of(rows))
     for ename, eattrs in events:
         if ename == "gen_ai.content.prompt":
-            out.extend(messages_of(eattrs.get("gen_ai.prompt")))
+            out.extend(messages_of(loads_embedded(eattrs.get("gen_ai.prompt"))))
         elif ename in _EVENT_ROLES:
             content = eattrs.get("content")
             if content is not None:
@@ -146,11 +146,12 @@ def _prompt(attrs: dict[str, Any], events: list[tuple[str, dict[str, Any]]]) -> 
 def _completion(attrs: dict[str, Any], events: list[tuple[str, dict[str, Any]]]) -> str:
     for name in ("gen_ai.output.messages", "gen_ai.completion"):
         if attrs.get(name) is not None:
-            return response_text(attrs[name])
+            return response_text(loads_embedded(attrs[name]))
     rows = _indexed(attrs, "gen_ai.completion.")
     if rows:
         return response_text(rows)
-    texts = [response_text(e.get("gen_ai.completion", e.get("message"))) for n, e in events
+    texts = [response_text(loads_embedded(e.get("gen_ai.completion", e.get("message"))))
+             for n, e in events
              if n in ("gen_ai.content.completion", "gen_ai.choice")]
     return "\n".join(t for t in texts if t)
 
