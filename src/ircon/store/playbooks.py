@@ -227,7 +227,9 @@ def playbook_state(
     return engine.replay(pinned.playbook, recs, now=now or utcnow())
 
 
-def template_values(store: Store, incident: str | int, *, actor: str | None = None) -> dict[str, Any]:
+def template_values(
+    store: Store, incident: str | int, *, actor: str | None = None
+) -> dict[str, Any]:
     """The fields templates may use for this incident: incident, latest finding and alert.
 
     Values from findings and alerts are attacker-influenced: they are data
