@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ircon.commands._ctx import Ctx
+from ircon.commands._ctx import CliError, Ctx
 
 SEVS = ("SEV1", "SEV2", "SEV3", "SEV4")
 
@@ -38,6 +38,25 @@ def register(sub: Any) -> None:
         c.add_argument("value")
         c.add_argument("--reason", required=True)
         c.set_defaults(handler=f"ircon.commands.incident:cmd_{name}")
+
+    a = isub.add_parser("ack", help="acknowledge: stops the escalation ladder")
+    a.add_argument("id")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(handler="ircon.commands.incident:cmd_ack")
+
+    k = isub.add_parser("clock", help="start a regulatory/SLA clock or record it met",
+                        description="start: begin (or move the awareness time of) a clock; "
+                        "met: the report was filed. Clocks: gdpr (72 h), ai-act (15 d), "
+                        "ai-act-death (10 d), ai-act-widespread (2 d), and [escalation.clocks].")
+    k.add_argument("id")
+    k.add_argument("action", choices=("start", "met"))
+    k.add_argument("name", help="clock name, e.g. gdpr")
+    k.add_argument("--awareness", metavar="TIME",
+                   help="when you became aware, ISO 8601 with zone (default: now)")
+    k.add_argument("--reason", default="", help="why (required for start)")
+    k.add_argument("--reference", default="", help="filing reference (required for met)")
+    k.add_argument("--json", action="store_true")
+    k.set_defaults(handler="ircon.commands.incident:cmd_clock")
 
     ls = sub.add_parser("incidents", help="list incidents")
     lsub = ls.add_subparsers(title="incidents commands", metavar="ACTION", required=True)
@@ -97,14 +116,90 @@ def cmd_show(args: argparse.Namespace, ctx: Ctx) -> int:
 
     inc = incidents.get(ctx.store, args.id)
     entries = journal.entries(ctx.store, args.id)
+    esc = _escalation(ctx, inc["human_id"])
     if args.json:
         ctx.json({
             "incident": {k: v for k, v in inc.items() if k != "id"} | {"id": inc["human_id"]},
             "journal": [e.to_dict() for e in entries],
+            "escalation": esc,
         })
         return 0
     for line in incident_summary_lines(inc, entries):
         ctx.out.print(line)
+    _print_escalation(ctx, esc)
+    return 0
+
+
+def _escalation(ctx: Ctx, hid: str) -> dict[str, Any]:
+    from ircon.escalation.service import escalation_state
+    from ircon.store.engine import utcnow
+
+    return escalation_state(ctx.store, ctx.loaded.config, hid, utcnow())
+
+
+def _print_escalation(ctx: Ctx, esc: dict[str, Any]) -> None:
+    from rich.text import Text
+
+    from ircon.escalation.display import responder_zone, state_lines
+    from ircon.store.engine import utcnow
+
+    zone, name = responder_zone(ctx.loaded.config.ui.timezone)
+    for line in state_lines(esc, zone, name, utcnow()):
+        ctx.out.print(Text(line))
+
+
+def cmd_ack(args: argparse.Namespace, ctx: Ctx) -> int:
+    from ircon.escalation.service import EscalationInputError, acknowledge
+
+    try:
+        acknowledge(ctx.store, args.id, actor=ctx.actor)
+    except EscalationInputError as exc:
+        raise CliError(str(exc), 1) from exc
+    if args.json:
+        ctx.json({"id": args.id.upper(), "status": "acknowledged", "by": ctx.actor})
+    else:
+        ctx.out.print(f"{args.id.upper()}: acknowledged by {ctx.actor}; escalation stopped")
+    return 0
+
+
+def cmd_clock(args: argparse.Namespace, ctx: Ctx) -> int:
+    from datetime import datetime
+
+    from ircon.escalation.display import fmt, responder_zone
+    from ircon.escalation.service import EscalationInputError, mark_clock_met, start_clock
+
+    hid = args.id.upper()
+    try:
+        if args.action == "start":
+            if args.reference:
+                raise CliError("--reference belongs to `clock ID met NAME`", 2)
+            aw = None
+            if args.awareness:
+                try:
+                    aw = datetime.fromisoformat(args.awareness.replace("Z", "+00:00"))
+                except ValueError as exc:
+                    raise CliError(f"--awareness {args.awareness!r} is not an ISO 8601 time "
+                                   "(e.g. 2026-03-01T09:30+01:00)", 2) from exc
+            body = start_clock(ctx.store, hid, args.name, awareness=aw, actor=ctx.actor,
+                               reason=args.reason, cfg=ctx.loaded.config.escalation)
+            if args.json:
+                ctx.json({"id": hid} | body)
+            else:
+                zone, name = responder_zone(ctx.loaded.config.ui.timezone)
+                verb = "awareness moved" if body["edit"] else "started"
+                ctx.out.print(f"{hid}: clock {args.name} {verb}; deadline "
+                              f"{fmt(body['deadline'], zone, name)} ({body['basis']})")
+        else:
+            if args.awareness:
+                raise CliError("--awareness belongs to `clock ID start NAME`", 2)
+            mark_clock_met(ctx.store, hid, args.name, reference=args.reference, actor=ctx.actor)
+            if args.json:
+                ctx.json({"id": hid, "clock": args.name, "state": "met",
+                          "reference": args.reference})
+            else:
+                ctx.out.print(f"{hid}: clock {args.name} met (reference recorded)")
+    except EscalationInputError as exc:
+        raise CliError(f"{hid}: {exc}", 1) from exc
     return 0
 
 

@@ -187,6 +187,8 @@ def reminder_targets(cfg: EscalationConfig, facts: Facts) -> tuple[str, ...]:
 
 def _clock_reminders(cfg: EscalationConfig, facts: Facts, now: datetime, ev: Evaluation) -> None:
     targets = reminder_targets(cfg, facts)
+    if not targets:
+        return  # nobody configured to remind: the clock still shows in the incident view
     for st in clock_states(cfg, facts, now):
         if st.met_at is not None:
             continue
@@ -214,7 +216,7 @@ def _clock_reminders(cfg: EscalationConfig, facts: Facts, now: datetime, ev: Eva
 def _update_reminders(cfg: EscalationConfig, facts: Facts, now: datetime,
                       ev: Evaluation) -> None:
     every = cfg.status_update_minutes.get(facts.severity)
-    if not every or every <= 0 or facts.status in DONE:
+    if not every or every <= 0 or facts.status in DONE or not reminder_targets(cfg, facts):
         return
     last = facts.last_update_at or facts.opened_at
     assert last is not None
