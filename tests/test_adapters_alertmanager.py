@@ -60,8 +60,8 @@ def test_expire_action_and_bad_silence_id(store, alertmanager):
     out = runner.run_action(store, cfg, "am", "expire", {"silence_id": sid}, incident=None,
                             actor="a@x")
     assert out.ok
-    assert [s for s in _silences(alertmanager.url) if s["id"] == sid][0]["status"]["state"] == \
-        "expired"
+    sil = next(s for s in _silences(alertmanager.url) if s["id"] == sid)
+    assert sil["status"]["state"] == "expired"
     with pytest.raises(runner.ActionInputError):
         runner.run_action(store, cfg, "am", "expire", {"silence_id": "../../-/reload"},
                           incident=None, actor="a@x")
