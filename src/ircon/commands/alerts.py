@@ -219,13 +219,12 @@ def _print_changes(ctx: Ctx, label: str, rows: list[AlertChange]) -> None:
             f"{label:<9} {r.severity}  {r.incident or '-':<13} {one_line(r.source, 24)}  "
             f"{one_line(r.fingerprint, 20)}  {one_line(r.name, 60)}"
             + (f"  ({one_line(r.change, 40)})" if label == "UPDATED" else "")
-        ))
+        ), soft_wrap=True)
     if len(rows) > SHOW_PER_KIND:
         ctx.out.print(f"{label:<9} … and {len(rows) - SHOW_PER_KIND} more (--json lists all)")
 
 
 def cmd_list(args: argparse.Namespace, ctx: Ctx) -> int:
-    from rich.table import Table
     from rich.text import Text
 
     from ircon.model.text import one_line
@@ -242,16 +241,18 @@ def cmd_list(args: argparse.Namespace, ctx: Ctx) -> int:
     if not rows:
         ctx.out.print("no alerts" if not total else f"no alerts at offset {args.offset}")
         return 0
-    table = Table("FINGERPRINT", "SOURCE", "STATUS", "SEV", "INCIDENT", "NAME", "LAST SEEN (UTC)",
-                  "COUNT")
+    # One line per alert, never wrapped: greppable, and every field is bounded.
+    ctx.out.print(
+        f"{'FINGERPRINT':<16}  {'SOURCE':<16}  {'STATUS':<19}  SEV   {'INCIDENT':<13}  "
+        f"{'COUNT':>6}  {'LAST SEEN (UTC)':<19}  NAME", soft_wrap=True,
+    )
     for r in rows:
         status = r.status if r.state == "active" else f"{r.status}/{r.state}"
-        table.add_row(
-            Text(one_line(r.fingerprint, 20)), Text(one_line(r.source, 24)), status,
-            r.severity, r.incident or "-", Text(one_line(r.name, 50)),
-            r.last_seen.strftime("%Y-%m-%d %H:%M:%S"), str(r.count),
-        )
-    ctx.out.print(table)
+        ctx.out.print(Text(
+            f"{one_line(r.fingerprint, 16):<16}  {one_line(r.source, 16):<16}  "
+            f"{one_line(status, 19):<19}  {r.severity:<4}  {r.incident or '-':<13}  "
+            f"{r.count:>6}  {r.last_seen.strftime('%Y-%m-%d %H:%M:%S')}  {one_line(r.name, 80)}"
+        ), soft_wrap=True)
     if total > len(rows):
         ctx.out.print(f"showing {len(rows)} of {total} (--limit, --offset)")
     return 0
