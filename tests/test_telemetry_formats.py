@@ -227,7 +227,7 @@ def test_openai_batch_output_error() -> None:
     (ts.openai_chat_log, "openai"), (ts.openai_responses_log, "openai"),
     (ts.openai_batch_output, "openai"),
 ])
-def test_detect_format(builder, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_detect_format(builder, fmt: str) -> None:
     assert detect_format(builder()) == fmt
     assert normalize_all(builder(), fmt)  # an explicit, matching format works too
 

@@ -322,7 +322,17 @@ class FileFollower:
         self.errors: dict[str, str] = {}  # path -> current problem, for health reports
         self._tails: dict[str, _Tail] = {}
         self._skipped: list[Skipped] = []
-        self._at_end = set() if from_start else {p for p in self._expand() if os.path.isfile(p)}
+        # Where pre-existing files start being read: their size now, not at the first poll,
+        # so lines written in between are not lost.
+        self._start_at: dict[str, tuple[tuple[int, int], int]] = {}
+        if not from_start:
+            for p in self._expand():
+                try:
+                    st = os.stat(p)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    self._start_at[p] = ((st.st_dev, st.st_ino), st.st_size)
 
     def _expand(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -354,10 +364,10 @@ class FileFollower:
         try:
             ident = (st.st_dev, st.st_ino)
             lines = _Lines(self.max_line)
-            if path in self._at_end:
-                self._at_end.discard(path)
-                n, clean = _count_newlines(fh, st.st_size)
-                fh.seek(st.st_size)
+            start = self._start_at.pop(path, None)
+            if start is not None and start[0] == ident:
+                n, clean = _count_newlines(fh, start[1])
+                fh.seek(start[1])
                 lines.lineno = n
                 if not clean:  # started mid-line: drop that line's rest silently
                     lines.lineno += 1
