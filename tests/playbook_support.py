@@ -40,7 +40,8 @@ class PureJournal:
         return self.state()
 
     def apply(
-        self, step_id: str, state: str, reason: str = "", current: engine.PlaybookState | None = None
+        self, step_id: str, state: str, reason: str = "",
+        current: engine.PlaybookState | None = None,
     ) -> None:
         st = current or self.state()
         for kind, body in engine.step_entries(self.pb, st, step_id, state, reason):
@@ -63,7 +64,9 @@ def load(text: str) -> LoadResult:
     return res
 
 
-def all_paths(res: LoadResult, *, fail_actions: bool = False) -> list[tuple[list[str], PureJournal]]:
+def all_paths(
+    res: LoadResult, *, fail_actions: bool = False
+) -> list[tuple[list[str], PureJournal]]:
     """Walk every path: every option of every decision (and failure exits when asked)."""
     out: list[tuple[list[str], PureJournal]] = []
     todo: list[tuple[list[str], PureJournal]] = [([], PureJournal(res))]
