@@ -297,6 +297,12 @@ async def test_clock_actions_and_state(
     aw = utcnow() - timedelta(hours=40)
     with pytest.raises(EscalationInputError, match="unknown clock"):
         start_clock(store, inc, "hipaa", awareness=aw, actor="a", reason="x")
+    with pytest.raises(EscalationInputError, match="with its zone"):
+        start_clock(store, inc, "gdpr", awareness=aw.replace(tzinfo=None), actor="a",
+                    reason="x")
+    with pytest.raises(EscalationInputError, match="in the future"):
+        start_clock(store, inc, "gdpr", awareness=utcnow() + timedelta(hours=1), actor="a",
+                    reason="x")
     with pytest.raises(EscalationInputError, match="say why"):
         start_clock(store, inc, "gdpr", awareness=aw, actor="a", reason=" ")
     start_clock(store, inc, "gdpr", awareness=aw, actor="alice@laptop", reason="PII confirmed")
