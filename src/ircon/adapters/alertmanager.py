@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from ircon.adapters.base import Adapter, Context, Plan, Result
 from ircon.adapters.http import display_auth, reply_result, send
@@ -88,6 +89,7 @@ class AlertmanagerAdapter(Adapter):
         sid = (result.undo or {}).get("silence_id")
         if result.action != "silence" or not sid:
             return super().undo(result, ctx)
-        reply = send(self, "DELETE", self._base() + f"/api/v2/silence/{sid}", headers={},
+        reply = send(self, "DELETE", self._base() + f"/api/v2/silence/{quote(sid, safe='')}",
+                     headers={},
                      idempotent=True, settings=self.settings, auth=self.settings)
         return reply_result("undo", reply, f"silence {sid} expired")

@@ -9,6 +9,8 @@ only when the caller says the call is idempotent.
 from __future__ import annotations
 
 import base64
+import functools
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -70,6 +72,24 @@ def resolve_auth(adapter: Adapter, auth: HttpAuth) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _tls(verify: bool | str) -> ssl.SSLContext:
+    """One TLS context per trust setting: building one loads the CA store (tens of ms)."""
+    if verify is False:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    try:
+        import certifi
+
+        return ssl.create_default_context(cafile=certifi.where())
+    except ImportError:  # pragma: no cover - httpx depends on certifi
+        return ssl.create_default_context()
+
+
 def _where(method: str, url: str) -> str:
     u = urlsplit(url)
     return f"{method} {u.scheme}://{u.netloc}{u.path}"
@@ -94,15 +114,19 @@ def send(
             real.update(resolve_auth(adapter, auth))
     except SecretError as exc:
         return HttpReply(False, None, "", None, f"cannot read a secret: {exc}", 0)
-    verify: Any = True
+    verify: bool | str = True
     if auth is not None:
         verify = auth.ca_file or auth.verify_tls
+    try:
+        tls = _tls(verify)
+    except (OSError, ssl.SSLError) as exc:
+        return HttpReply(False, None, "", None, f"cannot load the CA file {verify}: {exc}", 0)
     timeout = httpx.Timeout(settings.timeout)
     attempts = 1 + (settings.retries if idempotent else 0)
     reply = HttpReply(False, None, "", None, "not attempted", 0)
     red = adapter.redactor()
     for attempt in range(1, attempts + 1):
-        reply = _once(method, url, real, body, query, timeout, verify)
+        reply = _once(method, url, real, body, query, timeout, tls)
         reply.attempts = attempt
         if reply.error:
             reply.error = red.text(reply.error)

@@ -191,6 +191,9 @@ class ShellAdapter(Adapter):
 
     def build(self, spec: ActionSpec, values: dict[str, Any], plan: Plan, ctx: Context) -> None:
         s = self.settings
+        if "{" in s.argv[0].replace("{{", ""):
+            # The program itself never comes from a parameter.
+            raise ParamError(f"adapters.{self.name}.argv[0] may not contain a placeholder")
         argv = fill_argv(s.argv, values, optional=set(s.optional))
         argv[0] = resolve_binary(argv[0])
         sens = plan.private["sensitive"]
