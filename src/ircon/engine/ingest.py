@@ -28,6 +28,7 @@ from ircon.store.alerts import (
     alert_ref,
     assign_in,
     existing_rows,
+    ids_of,
     journal_labels,
     open_incident_for_keys,
 )
@@ -122,11 +123,20 @@ class _Prepared:
         return self.d.alert
 
 
-def _prepare(d: Deduped, cfg: TriageConfig) -> _Prepared:
+_ClsCache = dict[tuple[Any, ...], severity.Classification]
+
+
+def _prepare(d: Deduped, cfg: TriageConfig, cache: _ClsCache) -> _Prepared:
     a = d.alert
     facts = severity.Facts()
     severity.add_alert(facts, a.labels, a.status, cfg)
-    cls = severity.classify(facts, cfg)
+    # One alert's classification depends only on these; most of a pull shares a few.
+    sig = (facts.firing, len(facts.actors), facts.affected, facts.data_exposure,
+           facts.regulated, facts.safety_harm, facts.production, facts.automated,
+           facts.floor, facts.floor_label)
+    cls = cache.get(sig)
+    if cls is None:
+        cls = cache[sig] = severity.classify(facts, cfg)
     summary = a.annotations.get("summary") or a.annotations.get("description") or ""
     eligible = (
         (a.status == "firing" or d.fired)
@@ -284,7 +294,7 @@ class _Batch:
 
     def _journal_new(self, p: _Prepared, target: tuple[int, str]) -> None:
         iid, hid = target
-        self.jb.add(iid, hid, kinds.ALERT, _alert_body(p))
+        self.jb.add(iid, hid, kinds.ALERT, _alert_body(p), shallow=True)
         for kind, body in self.extras.get(p.d.key, ()):
             self.jb.add(iid, hid, kind, body)
         if p.alert.status == "resolved":  # fired and resolved within the batch
@@ -298,11 +308,10 @@ class _Batch:
                 "name": p.name[:200]}
 
     def _report_new(self, new_keys: list[tuple[_Prepared, tuple[int, str] | None]]) -> None:
-        ids = existing_rows(self.conn, [p.d.key for p, _ in new_keys])
+        ids = ids_of(self.conn, [p.d.key for p, _ in new_keys])
         for p, target in new_keys:
-            row = ids[p.d.key]
             self.report.new.append(AlertChange(
-                int(row.id), p.alert.source, p.alert.fingerprint, p.name, p.alert.status,
+                ids[p.d.key], p.alert.source, p.alert.fingerprint, p.name, p.alert.status,
                 p.alert.state, p.cls.level, target[1] if target else None, "new",
             ))
 
@@ -484,8 +493,9 @@ def _ingest(
     now = now or utcnow()
     items = dedup(alerts)
     report = IngestReport()
+    cache: _ClsCache = {}
     for chunk in _chunks(items, max(1, batch_size)):
-        prepared = [_prepare(d, cfg) for d in chunk]
+        prepared = [_prepare(d, cfg, cache) for d in chunk]
         with store.write() as conn:
             b = _Batch(conn, cfg, actor, now, report, extras)
             b.run(prepared)

@@ -5,6 +5,7 @@ Lists are filtered and paged in SQL; a console never holds more than a page.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +15,13 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
 from ircon.model import kinds
-from ircon.model.journal import GENESIS, canonical_body, entry_hash, format_ts
+from ircon.model.journal import (
+    GENESIS,
+    MAX_BODY_BYTES,
+    canonical_body,
+    entry_hash,
+    format_ts,
+)
 from ircon.store.db import Store
 from ircon.store.engine import StoreError, utcnow
 from ircon.store.journal import resolve
@@ -74,8 +81,19 @@ class JournalBatch:
             self._heads[iid] = h
         return h
 
-    def add(self, iid: int, hid: str, kind: str, body: dict[str, Any]) -> int:
-        text = canonical_body(body)
+    def add(
+        self, iid: int, hid: str, kind: str, body: dict[str, Any], *, shallow: bool = False
+    ) -> int:
+        """``shallow``: the caller built ``body`` from strings, numbers and flat
+        lists/dicts, so the depth walk of ``canonical_body`` can be skipped; the
+        encoding is the same canonical one."""
+        if shallow:
+            text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                              allow_nan=False)
+            if len(text) > MAX_BODY_BYTES:
+                text = canonical_body(body)  # raises with the standard message
+        else:
+            text = canonical_body(body)
         h = self._head(iid, hid)
         seq = h[1] + 1
         digest = entry_hash(hid, seq, self.ts, self.actor, kind, text, h[2])
@@ -366,4 +384,21 @@ def existing_rows(
                 select(*cols).where(_A.c.source == source, _A.c.fingerprint.in_(part))
             ):
                 out[(r.source, r.fingerprint)] = r
+    return out
+
+
+def ids_of(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """(source, fingerprint) -> alert row id."""
+    by_source: dict[str, list[str]] = {}
+    for s, f in keys:
+        by_source.setdefault(s, []).append(f)
+    out: dict[tuple[str, str], int] = {}
+    for source, fps in by_source.items():
+        for i in range(0, len(fps), 900):
+            part = fps[i : i + 900]
+            for r in conn.execute(
+                select(_A.c.id, _A.c.fingerprint)
+                .where(_A.c.source == source, _A.c.fingerprint.in_(part))
+            ):
+                out[(source, r[1])] = int(r[0])
     return out

@@ -17,6 +17,7 @@ attacker-influenced and the key is indexed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -58,25 +59,42 @@ def decide(alert: AlertIn, cfg: TriageConfig) -> GroupDecision:
     labels = alert.labels
     sig = labels.get(CAMPAIGN_LABEL)
     if sig:
-        return GroupDecision(
-            campaign_key(sig), "campaign",
-            f"attributed to campaign {one_line(sig, 80)} by the detectors",
-        )
+        return _campaign(sig)
     if cfg.group_mode == "backend" and alert.group_key:
-        return GroupDecision(
-            _bounded("group", f"{alert.source}:{alert.group_key}"), "backend",
-            f"same {one_line(alert.source, 40)} group key {one_line(alert.group_key, 120)}",
-        )
-    present = [k for k in cfg.group_by if labels.get(k)]
-    if present:
-        pairs = [[k, labels.get(k, "")] for k in cfg.group_by]
-        text = json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))
-        shown = ", ".join(f"{k}={one_line(labels[k], 60)}" for k in present)
-        return GroupDecision(_bounded("labels", text), "labels", f"same labels {shown}")
+        return _backend(alert.source, alert.group_key)
+    values = tuple(labels.get(k, "") for k in cfg.group_by)
+    if any(values):
+        return _labels(tuple(cfg.group_by), values)
     return GroupDecision(
         _bounded("alert", f"{alert.source}:{alert.fingerprint}"), "alert",
         "no grouping label or group key: the alert stands alone",
     )
+
+
+# The decisions below depend only on their arguments; a pull of thousands of alerts
+# shares a handful of them, so each is worked out (and its reason escaped) once.
+@functools.lru_cache(maxsize=4096)
+def _campaign(sig: str) -> GroupDecision:
+    return GroupDecision(
+        campaign_key(sig), "campaign",
+        f"attributed to campaign {one_line(sig, 80)} by the detectors",
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _backend(source: str, group_key: str) -> GroupDecision:
+    return GroupDecision(
+        _bounded("group", f"{source}:{group_key}"), "backend",
+        f"same {one_line(source, 40)} group key {one_line(group_key, 120)}",
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> GroupDecision:
+    pairs = [[k, v] for k, v in zip(names, values, strict=True)]
+    text = json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))
+    shown = ", ".join(f"{k}={one_line(v, 60)}" for k, v in pairs if v)
+    return GroupDecision(_bounded("labels", text), "labels", f"same labels {shown}")
 
 
 def incident_title(alert: AlertIn, decision: GroupDecision) -> str:

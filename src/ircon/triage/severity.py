@@ -63,51 +63,80 @@ class Facts:
     production: bool = False
     automated: bool = False
     floor: str | None = None  # least severe level the backends allow
-    floor_reason: str = ""
+    floor_label: str = ""  # the backend severity value that set it
+
+    @property
+    def floor_reason(self) -> str:
+        return (f"backend severity {one_line(self.floor_label, 40)} allows nothing less "
+                f"than {self.floor}")
 
     @property
     def affected_count(self) -> int:
         return max(len(self.actors), self.affected)
 
 
-def _truthy(labels: Mapping[str, str], names: Iterable[str]) -> str | None:
-    for n in names:
-        v = labels.get(n)
-        if v is not None and v.strip().lower() in _TRUE:
-            return n
-    return None
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The label names triage looks at, worked out once per config."""
+
+    actor: tuple[str, ...]
+    flags: tuple[tuple[str, str], ...]  # (label, fact attribute)
+    production: tuple[tuple[str, frozenset[str]], ...]
+    severity_label: str
+    backend: dict[str, str]
+
+
+_PLANS: dict[int, tuple[TriageConfig, _Plan]] = {}
+
+
+def _plan(cfg: TriageConfig) -> _Plan:
+    hit = _PLANS.get(id(cfg))
+    if hit is not None and hit[0] is cfg:
+        return hit[1]
+    flags = [(n, "data_exposure") for n in cfg.data_exposure_labels]
+    flags += [(n, "regulated") for n in cfg.regulated_labels]
+    flags += [(n, "safety_harm") for n in cfg.safety_labels]
+    flags += [(n, "automated") for n in cfg.automated_labels]
+    plan = _Plan(
+        tuple(cfg.actor_labels), tuple(flags),
+        tuple((k, frozenset(v.lower() for v in vs)) for k, vs in cfg.production_labels.items()),
+        cfg.severity_label, dict(cfg.backend_severity),
+    )
+    if len(_PLANS) > 64:
+        _PLANS.clear()
+    _PLANS[id(cfg)] = (cfg, plan)
+    return plan
 
 
 def add_alert(facts: Facts, labels: Mapping[str, str], status: str, cfg: TriageConfig) -> None:
     """Fold one alert into ``facts`` (used for one alert or a whole incident)."""
+    plan = _plan(cfg)
     facts.alerts += 1
     if status == "firing":
         facts.firing += 1
-    for name in cfg.actor_labels:
+    for name in plan.actor:
         v = labels.get(name)
         if v and len(facts.actors) < MAX_ACTORS:
             facts.actors.add(f"{name}={v[:256]}")
-    raw_affected = labels.get(AFFECTED_LABEL, "")
-    if raw_affected.isdigit() and len(raw_affected) <= 9:
+    raw_affected = labels.get(AFFECTED_LABEL)
+    if raw_affected and raw_affected.isdigit() and len(raw_affected) <= 9:
         facts.affected = max(facts.affected, int(raw_affected))
-    facts.data_exposure = facts.data_exposure or bool(_truthy(labels, cfg.data_exposure_labels))
-    facts.regulated = facts.regulated or bool(_truthy(labels, cfg.regulated_labels))
-    facts.safety_harm = facts.safety_harm or bool(_truthy(labels, cfg.safety_labels))
-    facts.automated = facts.automated or bool(_truthy(labels, cfg.automated_labels))
+    for name, attr in plan.flags:
+        v = labels.get(name)
+        if v is not None and v.strip().lower() in _TRUE:
+            setattr(facts, attr, True)
     if not facts.production:
-        for name, values in cfg.production_labels.items():
+        for name, values in plan.production:
             v = labels.get(name)
             if v is not None and v.strip().lower() in values:
                 facts.production = True
                 break
-    sev = labels.get(cfg.severity_label)
+    sev = labels.get(plan.severity_label)
     if sev:
-        mapped = sev if sev in SEVERITIES else cfg.backend_severity.get(sev.strip().lower())
+        mapped = sev if sev in SEVERITIES else plan.backend.get(sev.strip().lower())
         if mapped and (facts.floor is None or rank(mapped) < rank(facts.floor)):
             facts.floor = mapped
-            facts.floor_reason = (
-                f"backend severity {one_line(sev, 40)} allows nothing less than {mapped}"
-            )
+            facts.floor_label = sev
 
 
 def facts_of(
