@@ -40,7 +40,7 @@ N_SEND = int(os.environ.get("BENCH_ESC_SENDS", "60"))
 
 
 class _H(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.send_response(200)
         self.end_headers()
