@@ -300,3 +300,15 @@ def test_odd_message_contents_never_fail(content: object) -> None:
     rec["messages"] = [{"role": "user", "content": content}, {"role": ["x"]}, "bare", 5]
     ev = normalize(rec)
     assert isinstance(ev, TelemetryEvent)
+
+
+def test_hostile_names_are_safe_in_reasons_and_indexes() -> None:
+    r = parse_line(orjson.dumps({"type": "\x1b]8;;http://evil\x07X", "traceId": "t",
+                                 "startTime": "2026-01-01T00:00:00Z"}), "langfuse")
+    assert isinstance(r, Skipped) and "\x1b" not in r.reason and "\\e" in r.reason
+    r = parse_line(orjson.dumps({"\x1b[31mred": 1, "b\u202e": 2}))
+    assert isinstance(r, Skipped) and "\x1b" not in r.reason and "\u202e" not in r.reason
+    span = ts.otel_legacy_sdk_span()
+    span["attributes"]["gen_ai.prompt.\u00b2.content"] = "superscript index"
+    ev = normalize(span)
+    assert all("superscript" not in m.content for m in ev.messages)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ircon.model.telemetry import TelemetryEvent
+from ircon.model.text import one_line
 from ircon.sources.formats._common import (
     EventDraft,
     as_count,
@@ -79,7 +80,7 @@ def _cost(o: dict[str, Any]) -> float | None:
 def to_events(obj: dict[str, Any], origin: str, line: int) -> list[TelemetryEvent]:
     otype = str(obj.get("type", "")).upper()
     if otype not in _MODEL_CALLS:
-        raise ValueError(f"langfuse {otype[:20]} observation is not a model call")
+        raise ValueError(f"langfuse {one_line(otype, 20)} observation is not a model call")
     g = obj.get
     meta = loads_embedded(g("metadata"))
     if type(meta) is not dict:

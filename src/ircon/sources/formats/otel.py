@@ -108,7 +108,7 @@ def _indexed(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
         if not k.startswith(prefix):
             continue
         idx, _, field = k[plen:].partition(".")
-        if not idx.isdigit() or not field or "." in field or len(idx) > 6:
+        if not (idx.isascii() and idx.isdigit()) or not field or "." in field or len(idx) > 6:
             continue
         rows.setdefault(int(idx), {})[field] = v
     return [rows[i] for i in sorted(rows)]
