@@ -84,6 +84,12 @@ def _find(ctx: Ctx, name: str) -> LoadResult:
     return res
 
 
+def _unwrapped(ctx: Ctx) -> None:
+    # One finding per line, never wrapped: lint output is read by people and by grep.
+    ctx.out.soft_wrap = True
+    ctx.err.soft_wrap = True
+
+
 def _text(s: str) -> Any:
     from rich.text import Text
 
@@ -93,6 +99,7 @@ def _text(s: str) -> Any:
 
 
 def cmd_list(args: argparse.Namespace, ctx: Ctx) -> int:
+    _unwrapped(ctx)
     from ircon.response.library import discover
 
     results = discover(_dirs(ctx))
@@ -124,6 +131,7 @@ def cmd_list(args: argparse.Namespace, ctx: Ctx) -> int:
 
 
 def cmd_show(args: argparse.Namespace, ctx: Ctx) -> int:
+    _unwrapped(ctx)
     from ircon.response.model import ActionStep, DecisionStep, ManualStep, NotifyStep, WaitStep
 
     res = _find(ctx, args.name)
@@ -177,6 +185,7 @@ def cmd_show(args: argparse.Namespace, ctx: Ctx) -> int:
 
 
 def cmd_lint(args: argparse.Namespace, ctx: Ctx) -> int:
+    _unwrapped(ctx)
     from ircon.response.library import files
     from ircon.response.lint import lint_file
 
@@ -214,6 +223,7 @@ def cmd_lint(args: argparse.Namespace, ctx: Ctx) -> int:
 
 
 def cmd_import(args: argparse.Namespace, ctx: Ctx) -> int:
+    _unwrapped(ctx)
     from ircon.response.cacao import MAX_CACAO_BYTES, import_cacao
 
     try:
@@ -233,6 +243,7 @@ def cmd_import(args: argparse.Namespace, ctx: Ctx) -> int:
 
 
 def cmd_export(args: argparse.Namespace, ctx: Ctx) -> int:
+    _unwrapped(ctx)
     import json
 
     from ircon.response.cacao import export
@@ -296,6 +307,7 @@ def _store_call(func: Any, *a: Any, **kw: Any) -> Any:
 
 
 def cmd_start(args: argparse.Namespace, ctx: Ctx) -> int:
+    _unwrapped(ctx)
     from ircon.store.playbooks import start_playbook
 
     res = _find(ctx, args.name)
@@ -306,6 +318,7 @@ def cmd_start(args: argparse.Namespace, ctx: Ctx) -> int:
 
 
 def cmd_status(args: argparse.Namespace, ctx: Ctx) -> int:
+    _unwrapped(ctx)
     from ircon.store.playbooks import playbook_state
 
     st = playbook_state(ctx.store, args.incident)
@@ -316,6 +329,7 @@ def cmd_status(args: argparse.Namespace, ctx: Ctx) -> int:
 
 
 def cmd_step(args: argparse.Namespace, ctx: Ctx) -> int:
+    _unwrapped(ctx)
     from ircon.store.playbooks import record_step
 
     st = _store_call(record_step, ctx.store, args.incident, args.step, args.state,
@@ -325,6 +339,7 @@ def cmd_step(args: argparse.Namespace, ctx: Ctx) -> int:
 
 
 def cmd_decide(args: argparse.Namespace, ctx: Ctx) -> int:
+    _unwrapped(ctx)
     from ircon.store.playbooks import record_decision
 
     st = _store_call(record_decision, ctx.store, args.incident, args.step, args.option,

@@ -442,6 +442,9 @@ def import_cacao(data: bytes | str | Mapping[str, Any], *, file: str = "<cacao>"
         return ImportResult(None, "", warnings=conv.warnings, errors=[str(exc)])
     text = dump_yaml(built, header=f"Imported from CACAO: {file}")
     res: LoadResult = load_text(text, file + " (converted)")
+    if res.playbook is not None:  # re-dump from the model: fields in their usual order
+        text = dump_yaml(_plain(res.playbook), header=f"Imported from CACAO: {file}")
+        res = load_text(text, file + " (converted)")
     from ircon.response.lint import lint  # local: lint imports loader, not cacao
 
     problems = lint(res)
@@ -461,13 +464,20 @@ def playbook_yaml(pb: Playbook) -> str:
 
 
 def _plain(pb: Playbook) -> dict[str, Any]:
-    return pb.model_dump(mode="json", exclude_none=True, exclude_defaults=True) | {
-        "name": pb.name, "version": pb.version, "title": pb.title,
-        "description": pb.description, "kinds": pb.kinds, "roles": [
-            r.model_dump(mode="json", exclude_defaults=True) for r in pb.roles],
-        "steps": [s.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
-                  | {"kind": s.kind} for s in pb.steps],
-    }
+    """The playbook as plain data in the order people write it (defaults left out)."""
+    head = {"name": pb.name, "version": pb.version, "title": pb.title,
+            "description": pb.description, "kinds": pb.kinds}
+    rest = pb.model_dump(mode="json", exclude_none=True, exclude_defaults=True,
+                         exclude={"steps", "roles", *head})
+    roles = [{"id": r.id, "title": r.title}
+             | r.model_dump(mode="json", exclude_defaults=True, exclude={"id", "title"})
+             for r in pb.roles]
+    steps = []
+    for s in pb.steps:
+        body = s.model_dump(mode="json", exclude_none=True, exclude_defaults=True,
+                            exclude={"id", "kind", "title", "phase"})
+        steps.append({"id": s.id, "kind": s.kind, "title": s.title, "phase": s.phase, **body})
+    return {**head, **rest, "roles": roles, "steps": steps}
 
 
 class _Importer:
@@ -506,6 +516,15 @@ class _Importer:
                 for oid, obj in defs.items():
                     typ = obj.get("type") if isinstance(obj, Mapping) else None
                     self._check_id(oid, typ, f"{key} entry {oid!r}")
+        for key in ("created", "modified"):
+            v = d.get(key)
+            if v is not None and not (isinstance(v, str) and re.fullmatch(
+                    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z", v)):
+                self.warn(f"{key} is not a UTC timestamp like 2025-01-31T12:00:00.000Z")
+        sev = d.get("severity")
+        if sev is not None and (not isinstance(sev, int) or isinstance(sev, bool)
+                                or not 0 <= sev <= 100):
+            self.warn(f"severity {sev!r} is not a whole number from 0 to 100; ignored")
         pv = d.get("playbook_variables")
         if isinstance(pv, Mapping):
             for vname, var in pv.items():
@@ -854,7 +873,7 @@ class _Importer:
             cond = str(step.get("condition") or "")
             false_target = step.get("on_false", step.get("on_completion"))
             return [{**common, "kind": "decision", "phase": "analyze",
-                     "question": desc or self._text(cond) or title,
+                     "question": desc or title,
                      "description": f"CACAO condition: {self._text(cond)}",
                      "options": [
                          {"id": "true", "label": "Yes (condition true)",
