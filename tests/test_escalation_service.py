@@ -323,3 +323,64 @@ async def test_clock_actions_and_state(
     st = escalation_state(store, cfg, inc, utcnow() + timedelta(days=10))
     assert st["clocks"][0]["state"] == "met" and st["clocks"][0]["reference"] == "DPA-7781"
     await svc.stop()
+
+
+async def test_firing_claimed_by_a_process_that_died_mid_send_is_resent_once(
+    store: Store, receiver: Receiver, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    from ircon.escalation import scheduler as sch
+    from ircon.escalation.ladder import Firing
+    from ircon.store.engine import utcnow
+
+    cfg = make_cfg(receiver, monkeypatch)
+    inc = incidents.create(store, "Extraction", severity="SEV2")["id"]
+    t0 = utcnow()
+    # A process claimed level 1 and died before sending anything.
+    sch.claim(store, inc, 1, Firing(f"{inc}/e0/L1", t0, "level", ("rotation:primary",),
+                                    "acknowledge"), holder="dead:1", actor="x", now=t0,
+              late_after=60)
+    clock = FakeClock(t0 + timedelta(seconds=30))
+    svc = EscalationService(store, cfg, clock=clock, use_scheduler=False)
+    await svc.start()
+    await svc.drain()
+    assert receiver.at("alice") == []  # the claimer may still be retrying: wait
+    await svc.stop()
+    clock.advance(minutes=10)
+    svc = EscalationService(store, cfg, clock=clock, use_scheduler=False)
+    await svc.start()
+    await svc.drain()
+    assert len(receiver.at("alice")) == 1
+    notes = kinds_of(store, inc, "notification")
+    assert [n["ok"] for n in notes if n["firing"] == f"{inc}/e0/L1"] == [True]
+    assert any(e.get("resend") == f"{inc}/e0/L1" for e in kinds_of(store, inc, "escalation"))
+    await svc.stop()
+    svc = EscalationService(store, cfg, clock=clock, use_scheduler=False)
+    await svc.start()
+    await svc.drain()
+    await svc.stop()
+    assert len(receiver.at("alice")) == 1
+
+
+async def test_on_incident_changed_reevaluates_at_once(
+    store: Store, receiver: Receiver, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    from ircon.store.engine import utcnow
+
+    cfg = make_cfg(receiver, monkeypatch, policies={
+        "low": {"levels": [{"notify": ["person:alice"]}]},
+        "high": {"levels": [{"notify": ["person:lead"]}]},
+    }, severity_policy={"SEV3": "low", "SEV1": "high"})
+    inc = incidents.create(store, "Jailbreak", severity="SEV3")["id"]
+    svc = EscalationService(store, cfg, clock=utcnow, use_scheduler=False)
+    await svc.start()
+    await svc.drain()
+    acknowledge(store, inc, actor="alice@x")
+    incidents.set_severity(store, inc, "SEV1", ["exfiltration confirmed"], actor="alice@x")
+    await asyncio.to_thread(svc.on_incident_changed, inc)  # from another thread
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if receiver.at("lead"):
+            break
+    await svc.drain()
+    assert len(receiver.at("lead")) == 1 and len(receiver.at("alice")) == 1
+    await svc.stop()

@@ -135,11 +135,12 @@ class Stale(Exception):
 
 def claim(
     store: Store, incident: str, seen_count: int, firing: Firing, *, holder: str, actor: str,
-    now: datetime, late_after: float,
+    now: datetime, late_after: float, extra: dict[str, Any] | None = None,
 ) -> Claimed | None:
     """Claim and journal one firing; None when another process already claimed it."""
-    body = firing.body(now=now, late_after=late_after)
+    body = firing.body(now=now, late_after=late_after) | (extra or {})
     body["claimed_by"] = holder
+    body["claimed_at"] = now.isoformat()
     text = canonical_body(body)
     try:
         with store.write() as conn:

@@ -51,6 +51,16 @@ _I = Incident.__table__  # type: ignore[attr-defined]
 _J = JournalEntry.__table__  # type: ignore[attr-defined]
 
 
+def _json(text: str) -> dict[str, Any]:
+    import json
+
+    try:
+        b = json.loads(text)
+    except ValueError:
+        return {}
+    return b if isinstance(b, dict) else {}
+
+
 class EscalationInputError(ValueError):
     """A responder action that cannot be done; the message says why."""
 
@@ -110,6 +120,7 @@ class EscalationService:
                 id="escalation-sweep", jobstore="local", replace_existing=True,
             )
         if self.esc.enabled:
+            await self.resume_unsent()
             await self.sweep()
 
     async def stop(self) -> None:
@@ -202,6 +213,55 @@ class EscalationService:
         if self._sched is not None:
             sch.schedule(self._sched, self.key, facts.incident, next_at)
         return fired
+
+    def send_grace(self) -> timedelta:
+        """The longest one firing's sends can take, retries included."""
+        n = self.esc.send_attempts
+        return timedelta(seconds=n * self.esc.send_timeout_seconds
+                         + self.esc.retry_backoff_seconds * (2 ** n) + 60)
+
+    async def resume_unsent(self, within: timedelta = timedelta(days=1)) -> list[str]:
+        """Send firings that were claimed but never got an outcome (the process that claimed
+        them died mid-send). Each is resent once, under its own claim, marked as resent."""
+        now = self.clock()
+        ids = await asyncio.to_thread(self._live_incidents)
+        resent: list[str] = []
+        mine = {b["key"] for b in self.sent}
+        for hid in ids:
+            entries = await asyncio.to_thread(journal.entries, self.store, hid)
+            answered = set()
+            claimed: list[tuple[datetime, dict[str, Any]]] = []
+            for e in entries:
+                b = _json(e.body)
+                if e.kind == kinds.NOTIFICATION:
+                    answered.add(b.get("firing"))
+                elif e.kind == kinds.ESCALATION and isinstance(b.get("key"), str):
+                    # The claimer's clock, as recorded in the body (the entry's own stamp
+                    # is the wall clock, which differs when the clock is injected).
+                    at = b.get("claimed_at") or e.ts
+                    claimed.append((datetime.fromisoformat(at.replace("Z", "+00:00")), b))
+            facts = fold(hid, entries)
+            for ts, b in claimed:
+                key = b["key"]
+                if key in answered or key in mine or b.get("resend") or not (
+                        now - within <= ts <= now - self.send_grace()):
+                    continue
+                firing = Firing(key + "#resend", ts, str(b.get("what", "level")),
+                                tuple(b.get("targets") or ()), str(b.get("ask", "")))
+                try:
+                    got = await asyncio.to_thread(
+                        sch.claim, self.store, hid, entries[-1].seq, firing, holder=self.holder,
+                        actor=self.actor, now=now, late_after=0, extra={"resend": key})
+                except sch.Stale:
+                    break  # the journal moved; the next start looks again
+                if got is None:
+                    continue
+                resent.append(key)
+                # Outcomes are journaled under the original key: that answers it.
+                self._spawn(self._send(facts, Firing(key, ts, firing.what, firing.targets,
+                                                     firing.ask), got.head_hash, True))
+                entries = await asyncio.to_thread(journal.entries, self.store, hid)
+        return resent
 
     def _spawn(self, coro: Any) -> None:
         t = asyncio.ensure_future(coro)
