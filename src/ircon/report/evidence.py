@@ -378,6 +378,22 @@ def _tar_bytes(prefix: str, members: list[Member], mtime: int) -> bytes:
     return buf.getvalue()
 
 
+# A fixed input and the SHA-256 of its raw deflate at GZIP_LEVEL with zlib 1.2.x/1.3.x.
+_REFERENCE_INPUT = (b"ircon evidence bundle reference vector\n" * 40 + bytes(range(256)) * 4
+                    + b'{"a":1,"b":[1,2,3]}\n' * 30)
+_REFERENCE_SHA256 = "de229feb9f1df717b758a39602249eec3c09b430fe9f08508d1edc07fdaaf895"
+_canonical: bool | None = None
+
+
+def canonical_zlib() -> bool:
+    """Whether this zlib compresses exactly as the one ircon's bundles are checked against."""
+    global _canonical
+    if _canonical is None:
+        co = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
+        _canonical = _sha(co.compress(_REFERENCE_INPUT) + co.flush()) == _REFERENCE_SHA256
+    return _canonical
+
+
 def _gzip(data: bytes) -> bytes:
     co = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
     body = co.compress(data) + co.flush()
@@ -468,7 +484,8 @@ def _read_raw(path: str | Path, problems: list[str], limit: int) -> bytes | None
         return None
 
 
-def _read_bundle(path: str | Path, raw: bytes, problems: list[str], limit: int) -> _Read | None:
+def _read_bundle(path: str | Path, raw: bytes, problems: list[str], limit: int,
+                 notes: list[str] | None = None) -> _Read | None:
     p = Path(path)
     if raw[:10] != GZIP_HEADER:
         if raw[:2] != b"\x1f\x8b":
@@ -498,6 +515,18 @@ def _read_bundle(path: str | Path, raw: bytes, problems: list[str], limit: int) 
         crc, size = struct.unpack("<II", trailer)
         if crc != zlib.crc32(bytes(out)) or size != len(out) & 0xFFFFFFFF:
             problems.append("gzip trailer: checksum or length does not match the data")
+        elif raw[:10] == GZIP_HEADER:
+            # Inflate ignores some bits (unused code lengths, equivalent back-references,
+            # padding), so a changed compressed byte can leave the data intact; ircon's
+            # compression of the same data is exact, on any zlib that compresses like ours.
+            if canonical_zlib():
+                if _gzip(bytes(out)) != raw:
+                    problems.append("gzip data: compressed bytes altered (not what ircon "
+                                    "writes for this content)")
+            elif notes is not None:
+                notes.append("this zlib compresses differently from ircon's reference, so the "
+                             "compressed bytes were not compared (contents, tar, gzip header "
+                             "and trailer were)")
     tar = bytes(out)
     members: list[tuple[tarfile.TarInfo, bytes]] = []
     prefix: str | None = None
@@ -537,7 +566,7 @@ def verify_bundle(path: str | Path, *, limit: int = MAX_BUNDLE_BYTES) -> BundleR
     if raw is None:
         return report
     report.sha256 = _sha(raw)
-    read = _read_bundle(path, raw, problems, limit)
+    read = _read_bundle(path, raw, problems, limit, report.notes)
     if read is None:
         return report
     files: dict[str, bytes] = {}
@@ -623,6 +652,9 @@ def verify_bundle(path: str | Path, *, limit: int = MAX_BUNDLE_BYTES) -> BundleR
     if read.prefix and not any(p.startswith("unsafe member") for p in problems):
         mtimes = {i.mtime for i, _ in read.members}
         mtime = int(mtimes.pop()) if len(mtimes) == 1 else -1
+        if chain:
+            # Files are stamped with the journal head's time, so the stamp is checked too.
+            mtime = _mtime(chain[max(chain)].ts)
         rebuilt = _tar_bytes(read.prefix, [
             Member(i.name[len(read.prefix) + 1:], d) for i, d in read.members], max(mtime, 0))
         if mtime < 0 or rebuilt != read.tar:
