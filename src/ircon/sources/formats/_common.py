@@ -51,6 +51,7 @@ def _mutable_twin(cls: type[T]) -> type[Any]:
 EventDraft = _mutable_twin(TelemetryEvent)
 MessageDraft = _mutable_twin(Message)
 ParamsDraft = _mutable_twin(RequestParams)
+_MESSAGE_TWIN = MessageDraft is not Message  # inline ``seal`` in the per-message loop
 
 
 def seal(draft: Any, cls: type[T]) -> T:
@@ -379,8 +380,10 @@ def messages_of(v: Any) -> tuple[Message, ...]:
                 if (type(c) is str and role is not None and "tool_calls" not in m
                         and "function_call" not in m):
                     n = m.get("name")
-                    out.append(seal(MessageDraft(role, c, n if type(n) is str and n else None),
-                                    Message))
+                    d = MessageDraft(role, c, n if type(n) is str and n else None)
+                    if _MESSAGE_TWIN:
+                        d.__class__ = Message
+                    out.append(d)
                 else:
                     _message_from_dict(m, out)
             elif tm is str:
