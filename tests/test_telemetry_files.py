@@ -79,6 +79,7 @@ def test_read_file_caps_enormous_lines(tmp_path: Path) -> None:
     huge = orjson.dumps({**_rec(2), "messages": [{"role": "user", "content": "A" * 300_000}]})
     path = ts.write_jsonl(tmp_path / "big.jsonl", [_rec(1), huge, _rec(3)])
     out = list(read_file(path, max_line=64 * 1024))
+    assert [o.line for o in out] == [1, 2, 3]  # in line order
     assert [o.request_id for o in out if isinstance(o, TelemetryEvent)] == ["req-1", "req-3"]
     sk = [o for o in out if isinstance(o, Skipped)]
     assert len(sk) == 1 and sk[0].line == 2 and "longer than 65536 bytes" in sk[0].reason

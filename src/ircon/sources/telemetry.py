@@ -178,11 +178,15 @@ def parse_line(line: bytes | str, fmt: str = "auto", *, origin: str = "",
     return r[0] if type(r) is list else r  # type: ignore[return-value]
 
 
-def _results(lines: Iterable[tuple[int, bytes]], skipped: list[tuple[int, str]], origin: str,
+def _results(lines: list[tuple[int, bytes]], skipped: list[tuple[int, str]], origin: str,
              fmt: str) -> Iterator[TelemetryEvent | Skipped]:
-    for n, reason in skipped:
-        yield Skipped(origin, n, reason)
+    """Parsed lines and over-long ones, in line order."""
+    pending = iter(skipped)
+    nxt = next(pending, None)
     for n, raw in lines:
+        while nxt is not None and nxt[0] < n:
+            yield Skipped(origin, nxt[0], nxt[1])
+            nxt = next(pending, None)
         if not raw.strip():
             continue
         r = _parse(raw, fmt, origin, n)
@@ -190,6 +194,9 @@ def _results(lines: Iterable[tuple[int, bytes]], skipped: list[tuple[int, str]],
             yield from r
         else:
             yield r  # type: ignore[misc]
+    while nxt is not None:
+        yield Skipped(origin, nxt[0], nxt[1])
+        nxt = next(pending, None)
 
 
 # --- line splitting -----------------------------------------------------------------------
