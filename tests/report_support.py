@@ -61,10 +61,10 @@ def _finding(i: int, *, ts: datetime, excerpt: str = HOSTILE) -> dict[str, Any]:
         detector="suffix", rule_id="suffix.gcg", title=f"Adversarial suffix #{i} {excerpt[:20]}",
         score=0.93, severity_hint="SEV2", atlas=("AML.T0054", "AML.T0043"),
         owasp=("LLM01:2025",), request_ids=(f"req-{i}", f"req-{i}b"),
-        key=f"key-alias-{i % 2}", user=f"user-{i}", ip="203.0.113.7" if i % 2 else "10.0.0.5",
+        key=f"key-alias-{i % 2}", user=f"user-{i}", ip="185.220.101.4" if i % 2 else "10.0.0.5",
         model="support-bot-v3", ts=ts.timestamp(),
         evidence=(Evidence("messages[1].content", 10, 10 + len(excerpt), excerpt),),
-        campaign="camp-7f3a", members=(f"key-alias-{i % 2}", "203.0.113.7"),
+        campaign="camp-7f3a", members=(f"key-alias-{i % 2}", "185.220.101.4"),
     ).to_dict()
 
 
@@ -140,7 +140,7 @@ def scripted_incident(store: Store, clock: Clock, *, alerts: int = 6) -> str:
     clock.advance(10)
     ap(store, hid, K.ACTION_REQUEST, {
         "run_id": 2, "adapter": "edge", "type": "http", "action": "block_ip",
-        "params": {"ip": "203.0.113.7"}, "plan": {"summary": "block 203.0.113.7"},
+        "params": {"ip": "185.220.101.4"}, "plan": {"summary": "block 185.220.101.4"},
         "destructive": False, "dry_run": False, "policy": None, "approved_by": None,
     }, actor="alice@sec")
     clock.advance(3)

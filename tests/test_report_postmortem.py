@@ -63,7 +63,7 @@ def test_sections_teams_expect(scripted) -> None:  # type: ignore[no-untyped-def
     assert "AML.T0054 (LLM Jailbreak)" in text
     assert "Campaign camp-7f3a: 4 member(s)" in text
     assert "- alice@sec — commander" in text
-    assert "edge block\\_ip | \\{\"ip\": \"203.0.113.7\"\\} | failed: HTTP 503" in text
+    assert "edge block\\_ip | \\{\"ip\": \"185.220.101.4\"\\} | failed: HTTP 503" in text
     head = journal.head(store, hid)[1]
     assert head in text
 

@@ -242,7 +242,7 @@ def build(
 
     identity = stix2.Identity(
         id=_id("identity", "producer", producer), name=visible(producer, 100),
-        identity_class="system", created=created, modified=created)
+        identity_class="system", created=created, modified=created, object_marking_refs=refs)
     common["created_by_ref"] = identity.id
     objects: list[Any] = []
 
