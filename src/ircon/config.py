@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError
 
 from ircon.adapters.settings import AdapterConfig
 from ircon.detect.settings import DetectConfig
-from ircon.engine.settings import EngineConfig
+from ircon.engine.settings import EngineConfig, PolicyConfig
 from ircon.escalation.settings import EscalationConfig
 from ircon.settings_base import Section
 from ircon.sources.settings import SourceConfig
@@ -64,6 +64,8 @@ class IrconConfig(Section):
     """On-call roster, ladders, notifications and clocks."""
     engine: EngineConfig = EngineConfig()
     """Headless engine and containment policies."""
+    policies: dict[str, PolicyConfig] = {}
+    """Automated containment policies by name ([policies.NAME])."""
     playbooks: PlaybooksConfig = PlaybooksConfig()
     """Where playbooks come from."""
     ui: UiConfig = UiConfig()
