@@ -6,6 +6,7 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ def new(db: Path, env: dict[str, str], sev: str = "SEV1") -> str:
     return str(json.loads(r.stdout)["id"])
 
 
-def show(db: Path, env: dict[str, str], inc: str) -> dict:  # type: ignore[type-arg]
+def show(db: Path, env: dict[str, str], inc: str) -> dict[str, Any]:
     r = run_ircon("incident", "show", inc, "--json", db=db, env=env)
     assert r.returncode == 0, r.stderr
     return dict(json.loads(r.stdout))

@@ -67,7 +67,7 @@ def test_two_processes_never_send_the_same_firing(
     ]
     # A short sweep interval makes both processes look at the same moments.
     cfg = write_cfg(tmp_path, receiver, monkeypatch, levels, tick_seconds=0.2)
-    procs = [worker(db_path, cfg, 5.0) for _ in range(2)]
+    procs = [worker(db_path, cfg, 6.0) for _ in range(2)]
     for p in procs:  # both running before anything is due
         assert p.stdout is not None and "started" in p.stdout.readline()
     incs = [incidents.create(store, f"campaign {i}", severity="SEV1")["id"] for i in range(3)]
@@ -101,17 +101,19 @@ def test_crash_mid_ladder_then_restart_fires_missed_level_once(
 ) -> None:
     levels = [
         {"after_minutes": 0, "notify": ["person:alice"]},
-        {"after_minutes": 0.05, "notify": ["person:bob"]},  # 3 s after the open
+        {"after_minutes": 0.1, "notify": ["person:bob"]},  # 6 s after the open
     ]
-    cfg = write_cfg(tmp_path, receiver, monkeypatch, levels, tick_seconds=3600,
+    cfg = write_cfg(tmp_path, receiver, monkeypatch, levels, tick_seconds=0.3,
                     late_after_seconds=0.5)
-    inc = incidents.create(store, "agent tool misuse", severity="SEV1")["id"]
     p = worker(db_path, cfg, 30.0)
-    assert receiver.wait(1, path="alice", timeout=20)
+    assert p.stdout is not None and "started" in p.stdout.readline()
+    inc = incidents.create(store, "agent tool misuse", severity="SEV1")["id"]
+    t0 = time.monotonic()
+    assert receiver.wait(1, path="alice", timeout=5)
     p.send_signal(signal.SIGKILL)  # crash: no clean shutdown
     p.wait(10)
     assert receiver.at("bob") == []
-    time.sleep(3.5)  # level 2 falls due while nothing runs
+    time.sleep(max(0.0, 6.5 - (time.monotonic() - t0)))  # level 2 falls due while down
     p2 = worker(db_path, cfg, 0.5)
     res = finish(p2)
     assert res["claimed"] == [f"{inc}/e0/L2"]
