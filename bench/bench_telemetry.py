@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import figure, write
 
 from ircon.model.telemetry import TelemetryEvent
-from ircon.sources.formats._common import EventDraft, seal
 from ircon.sources.telemetry import parse_line
 
 N = 100_000
@@ -117,12 +116,12 @@ def main() -> int:
             o = loads(ln)
             g = o.get
             mg = g("metadata").get
-            seal(EventDraft(g("id"), g("startTime"), "litellm", g("model"),
-                            mg("user_api_key_hash"), mg("user_api_key_user_id"),
-                            mg("user_api_key_team_id"), g("requester_ip_address"), (), "",
-                            g("prompt_tokens"), g("completion_tokens"), g("response_cost"),
-                            None, g("status"), None, "bench.jsonl", n,
-                            mg("user_api_key_alias"), g("end_user")), TelemetryEvent)
+            TelemetryEvent(g("id"), g("startTime"), "litellm", g("model"),
+                           mg("user_api_key_hash"), mg("user_api_key_user_id"),
+                           mg("user_api_key_team_id"), g("requester_ip_address"), (), "",
+                           g("prompt_tokens"), g("completion_tokens"), g("response_cost"),
+                           None, g("status"), None, "bench.jsonl", n,
+                           mg("user_api_key_alias"), g("end_user"))
         return time.perf_counter() - t
 
     assert isinstance(parse_line(lines[0]), TelemetryEvent)

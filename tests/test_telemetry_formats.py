@@ -251,15 +251,13 @@ def test_string_lines_and_python_json_quirks() -> None:
     assert isinstance(ev, TelemetryEvent) and ev.cost is None
 
 
-def test_events_are_genuine_frozen_model_instances() -> None:
+def test_events_are_plain_model_instances() -> None:
     ev = normalize(ts.litellm_standard())
     assert type(ev) is TelemetryEvent and type(ev.messages[0]) is Message
     assert type(ev.params) is RequestParams
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        ev.model = "other"  # type: ignore[misc]
     rebuilt = TelemetryEvent(**{f.name: getattr(ev, f.name)
                                 for f in dataclasses.fields(TelemetryEvent)})
-    assert rebuilt == ev and hash(rebuilt.messages) == hash(ev.messages)
+    assert rebuilt == ev
     assert dataclasses.replace(ev, model="x").model == "x"
 
 

@@ -23,7 +23,6 @@ from ircon.model.finding import Finding
 from ircon.model.severity import rank
 from ircon.store.alerts import (
     OPEN_STATUSES,
-    JournalBatch,
     _find,
     alert_ref,
     assign_in,
@@ -34,7 +33,7 @@ from ircon.store.alerts import (
 )
 from ircon.store.db import Store
 from ircon.store.engine import utcnow
-from ircon.store.journal import resolve
+from ircon.store.journal import JournalBatch, resolve
 from ircon.store.tables import Alert, Incident
 from ircon.triage import grouping, severity
 from ircon.triage.dedup import AlertKey, Deduped, dedup

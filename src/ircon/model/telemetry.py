@@ -1,5 +1,9 @@
 """The normalized LLM gateway event every telemetry format is mapped onto.
 
+The types are plain slotted dataclasses, not frozen ones: a frozen dataclass pays
+an ``object.__setattr__`` per field on construction, which for a 20-field event
+costs as much as parsing its JSON line. Treat instances as read-only all the same.
+
 Sources (``ircon.sources.telemetry``) produce these; detectors
 (``ircon.detect``) consume them. Everything in here is attacker-influenced
 text except the numbers, so nothing here is ever rendered as markup.
@@ -13,7 +17,7 @@ from typing import Literal
 Role = Literal["system", "user", "assistant", "tool", "developer", "other"]
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Message:
     """One prompt message as the gateway saw it."""
 
@@ -22,7 +26,7 @@ class Message:
     name: str | None = None
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class RequestParams:
     """Sampling parameters that matter to probing / extraction detection."""
 
@@ -35,7 +39,7 @@ class RequestParams:
     stream: bool | None = None
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class TelemetryEvent:
     """One LLM request/response pair, normalized from any supported format.
 

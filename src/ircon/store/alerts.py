@@ -5,26 +5,18 @@ Lists are filtered and paged in SQL; a console never holds more than a page.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
 from ircon.model import kinds
-from ircon.model.journal import (
-    GENESIS,
-    MAX_BODY_BYTES,
-    canonical_body,
-    entry_hash,
-    format_ts,
-)
 from ircon.store.db import Store
 from ircon.store.engine import StoreError, utcnow
-from ircon.store.journal import resolve
+from ircon.store.journal import JournalBatch, resolve
 from ircon.store.tables import Alert, Incident, JournalEntry, JournalHead
 
 _A = Alert.__table__  # type: ignore[attr-defined]
@@ -57,77 +49,6 @@ def journal_labels(labels: dict[str, str]) -> dict[str, str]:
             break
         out[k[:200]] = v if len(v) <= JOURNAL_LABEL_CHARS else v[:JOURNAL_LABEL_CHARS] + "…"
     return out
-
-
-class JournalBatch:
-    """Many journal entries in one open write transaction, hash-chained exactly as
-    ``journal.append_in`` does, but with one INSERT per batch instead of three
-    statements per entry (an ingest may journal thousands of alerts)."""
-
-    def __init__(self, conn: Connection, actor: str, ts: datetime | None = None) -> None:
-        self.conn = conn
-        self.actor = actor
-        self.ts = format_ts(ts or utcnow())
-        self._heads: dict[int, list[Any]] = {}  # iid -> [human id, count, hash, had_row]
-        self._rows: list[dict[str, Any]] = []
-
-    def _head(self, iid: int, hid: str) -> list[Any]:
-        h = self._heads.get(iid)
-        if h is None:
-            row = self.conn.execute(
-                select(_H.c.count, _H.c.head_hash).where(_H.c.incident_id == iid)
-            ).first()
-            h = [hid, int(row[0]), str(row[1]), True] if row else [hid, 0, GENESIS, False]
-            self._heads[iid] = h
-        return h
-
-    def add(
-        self, iid: int, hid: str, kind: str, body: dict[str, Any], *, shallow: bool = False
-    ) -> int:
-        """``shallow``: the caller built ``body`` from strings, numbers and flat
-        lists/dicts, so the depth walk of ``canonical_body`` can be skipped; the
-        encoding is the same canonical one."""
-        if shallow:
-            text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                              allow_nan=False)
-            if len(text) > MAX_BODY_BYTES:
-                text = canonical_body(body)  # raises with the standard message
-        else:
-            text = canonical_body(body)
-        h = self._head(iid, hid)
-        seq = h[1] + 1
-        digest = entry_hash(hid, seq, self.ts, self.actor, kind, text, h[2])
-        self._rows.append({
-            "incident_id": iid, "seq": seq, "ts": self.ts, "actor": self.actor, "kind": kind,
-            "body": text, "prev_hash": h[2], "hash": digest,
-        })
-        h[1], h[2] = seq, digest
-        return seq
-
-    def flush(self) -> int:
-        n = len(self._rows)
-        if self._rows:
-            self.conn.execute(_J.insert(), self._rows)
-            self._rows = []
-        upd = [
-            {"_iid": iid, "_c": h[1], "_h": h[2]} for iid, h in self._heads.items() if h[3]
-        ]
-        ins = [
-            {"incident_id": iid, "count": h[1], "head_hash": h[2]}
-            for iid, h in self._heads.items() if not h[3] and h[1]
-        ]
-        if upd:
-            self.conn.execute(
-                _H.update().where(_H.c.incident_id == bindparam("_iid")).values(
-                    count=bindparam("_c"), head_hash=bindparam("_h")
-                ),
-                upd,
-            )
-        if ins:
-            self.conn.execute(_H.insert(), ins)
-        for h in self._heads.values():
-            h[3] = h[3] or bool(h[1])
-        return n
 
 
 @dataclass(slots=True)

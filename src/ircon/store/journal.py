@@ -5,6 +5,7 @@ The encoding and chain rules are pure and live in ``ircon.model.journal``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection
 from ircon.identity import default_actor
 from ircon.model.journal import (
     GENESIS,
+    MAX_BODY_BYTES,
     ChainEntry,
     ChainProblem,
     canonical_body,
@@ -52,9 +54,9 @@ def resolve(conn: Connection, incident: str | int) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-# The append path is the hot path: plain parameterized SQL (portable; no ORM,
-# no per-call statement construction) keeps it close to a bare insert.
 _SQL_HEAD = text("SELECT count, head_hash FROM journal_head WHERE incident_id = :iid")
+
+
 _SQL_INSERT = text(
     "INSERT INTO journal_entry (incident_id, seq, ts, actor, kind, body, prev_hash, hash) "
     "VALUES (:iid, :seq, :ts, :actor, :kind, :body, :prev, :hash)"
@@ -67,37 +69,85 @@ _SQL_HEAD_INSERT = text(
 )
 
 
-def _chain_rows(
-    human_id: str, count: int, prev: str, items: Sequence[tuple[str, str, str]], ts_text: str
-) -> list[ChainEntry]:
-    out = []
-    for kind, body_text, actor in items:
-        count += 1
-        h = entry_hash(human_id, count, ts_text, actor, kind, body_text, prev)
-        out.append(ChainEntry(human_id, count, ts_text, actor, kind, body_text, prev, h))
-        prev = h
-    return out
+class JournalBatch:
+    """Journal entries written inside one open write transaction.
 
+    The only code that chains and inserts entries: ``append``, ``append_many``
+    and ingestion all go through it. Entries of several incidents may be mixed;
+    each incident's head is read once and written once per flush, and all rows go
+    in one INSERT (an ingest may journal thousands of alerts). Plain
+    parameterized SQL keeps the single-entry path close to a bare insert.
+    """
 
-def _write_chain(conn: Connection, incident_id: int, had_head: bool, new: list[ChainEntry]) -> None:
-    conn.execute(
-        _SQL_INSERT,
-        [
-            {"iid": incident_id, "seq": e.seq, "ts": e.ts, "actor": e.actor, "kind": e.kind,
-             "body": e.body, "prev": e.prev, "hash": e.hash}
-            for e in new
-        ],
-    )
-    last = new[-1]
-    conn.execute(
-        _SQL_HEAD_UPDATE if had_head else _SQL_HEAD_INSERT,
-        {"iid": incident_id, "count": last.seq, "hash": last.hash},
-    )
+    def __init__(self, conn: Connection, actor: str, ts: datetime | None = None) -> None:
+        self.conn = conn
+        self.actor = actor
+        self.ts = format_ts(ts or utcnow())
+        self._heads: dict[int, list[Any]] = {}  # iid -> [count, hash, head row exists]
+        self._pending: list[tuple[int, ChainEntry]] = []
 
+    def _head(self, iid: int) -> list[Any]:
+        h = self._heads.get(iid)
+        if h is None:
+            row = self.conn.execute(_SQL_HEAD, {"iid": iid}).first()
+            h = [int(row[0]), str(row[1]), True] if row else [0, GENESIS, False]
+            self._heads[iid] = h
+        return h
 
-def _read_head(conn: Connection, incident_id: int) -> tuple[bool, int, str]:
-    head = conn.execute(_SQL_HEAD, {"iid": incident_id}).first()
-    return (True, int(head[0]), str(head[1])) if head else (False, 0, GENESIS)
+    def add(
+        self, iid: int, hid: str, kind: str, body: dict[str, Any], *, shallow: bool = False,
+        actor: str | None = None,
+    ) -> int:
+        """Queue one entry; returns its seq. ``shallow``: the caller built ``body``
+        from strings, numbers and flat lists/dicts, so the depth walk of
+        ``canonical_body`` can be skipped; the encoding is the same canonical one."""
+        if shallow:
+            body_text = json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                   ensure_ascii=True, allow_nan=False)
+            if len(body_text) > MAX_BODY_BYTES:
+                body_text = canonical_body(body)  # raises with the standard message
+        else:
+            body_text = canonical_body(body)
+        return self.add_text(iid, hid, kind, body_text, actor=actor)
+
+    def add_text(
+        self, iid: int, hid: str, kind: str, body_text: str, *, actor: str | None = None
+    ) -> int:
+        """Queue one entry whose body is already canonical text."""
+        h = self._head(iid)
+        seq = h[0] + 1
+        who = actor or self.actor
+        digest = entry_hash(hid, seq, self.ts, who, kind, body_text, h[1])
+        self._pending.append(
+            (iid, ChainEntry(hid, seq, self.ts, who, kind, body_text, h[1], digest))
+        )
+        h[0], h[1] = seq, digest
+        return seq
+
+    def flush(self) -> int:
+        return len(self.flush_entries())
+
+    def flush_entries(self) -> list[ChainEntry]:
+        """Write what is queued (rows, then each touched head) and return it."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return []
+        self.conn.execute(
+            _SQL_INSERT,
+            [
+                {"iid": iid, "seq": e.seq, "ts": e.ts, "actor": e.actor, "kind": e.kind,
+                 "body": e.body, "prev": e.prev, "hash": e.hash}
+                for iid, e in pending
+            ],
+        )
+        for iid in dict.fromkeys(i for i, _ in pending):
+            h = self._heads[iid]
+            self.conn.execute(
+                _SQL_HEAD_UPDATE if h[2] else _SQL_HEAD_INSERT,
+                {"iid": iid, "count": h[0], "hash": h[1]},
+            )
+            h[2] = True
+        return [e for _, e in pending]
 
 
 def append_in(
@@ -109,11 +159,10 @@ def append_in(
     actor: str,
     ts: datetime | None = None,
 ) -> ChainEntry:
-    """Append inside an open write transaction (``Store.write``)."""
-    had_head, count, prev = _read_head(conn, incident_id)
-    [entry] = _chain_rows(human_id, count, prev, [(kind, body_text, actor)],
-                          format_ts(ts or utcnow()))
-    _write_chain(conn, incident_id, had_head, [entry])
+    """Append one already-encoded body inside an open write transaction (``Store.write``)."""
+    jb = JournalBatch(conn, actor, ts)
+    jb.add_text(incident_id, human_id, kind, body_text)
+    [entry] = jb.flush_entries()
     return entry
 
 
@@ -157,11 +206,11 @@ def append_many(store: Store, incident: str | int, items: Sequence[NewEntry]) ->
     prepared = [(i.kind, canonical_body(i.body), i.actor or who) for i in items]
     with store.write() as conn:
         iid, hid = resolve(conn, incident)
-        had_head, count, prev = _read_head(conn, iid)
         # One timestamp for the batch: the entries were committed together.
-        out = _chain_rows(hid, count, prev, prepared, format_ts(utcnow()))
-        _write_chain(conn, iid, had_head, out)
-    return out
+        jb = JournalBatch(conn, who)
+        for kind, text_, actor in prepared:
+            jb.add_text(iid, hid, kind, text_, actor=actor)
+        return jb.flush_entries()
 
 
 _COLS = (_J.c.seq, _J.c.ts, _J.c.actor, _J.c.kind, _J.c.body, _J.c.prev_hash, _J.c.hash)

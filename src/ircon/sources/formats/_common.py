@@ -8,7 +8,6 @@ identities are bounded.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 import time
@@ -17,52 +16,12 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ircon.model.telemetry import Message, RequestParams, Role, TelemetryEvent
+from ircon.model.telemetry import Message, RequestParams, Role
 
 T = TypeVar("T")
 
-# --- fast construction of the frozen model types ------------------------------------------
-#
-# A frozen dataclass pays an ``object.__setattr__`` call per field in ``__init__``: for the
-# 20-field TelemetryEvent that costs as much as parsing a 1.3 KB JSON line. The normalizers
-# instead build a mutable twin with the identical slot layout (plain attribute stores) and
-# then re-class it; the result is a genuine, immutable instance of the model type. If the
-# layouts ever diverge, ``_mutable_twin`` falls back to the model class itself.
-
-
-def _mutable_twin(cls: type[T]) -> type[Any]:
-    specs: list[Any] = []
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        kw: dict[str, Any] = {}
-        if f.default is not dataclasses.MISSING:
-            kw["default"] = f.default
-        if f.default_factory is not dataclasses.MISSING:
-            kw["default_factory"] = f.default_factory
-        specs.append((f.name, f.type, dataclasses.field(**kw)))
-    twin = dataclasses.make_dataclass(f"_{cls.__name__}Draft", specs, slots=True, eq=False)
-    try:
-        probe: Any = object.__new__(twin)
-        probe.__class__ = cls
-    except TypeError:
-        return cls
-    return twin
-
-
-EventDraft = _mutable_twin(TelemetryEvent)
-MessageDraft = _mutable_twin(Message)
-ParamsDraft = _mutable_twin(RequestParams)
-_MESSAGE_TWIN = MessageDraft is not Message  # inline ``seal`` in the per-message loop
-
-
-def seal(draft: Any, cls: type[T]) -> T:
-    """Turn a draft built by one of the twins into an instance of ``cls``."""
-    if type(draft) is not cls:
-        draft.__class__ = cls
-    return draft
-
-
 def message(role: Role, content: str, name: str | None = None) -> Message:
-    return seal(MessageDraft(role, content, name), Message)
+    return Message(role, content, name)
 
 
 # --- scalars ------------------------------------------------------------------------------
@@ -380,10 +339,7 @@ def messages_of(v: Any) -> tuple[Message, ...]:
                 if (type(c) is str and role is not None and "tool_calls" not in m
                         and "function_call" not in m):
                     n = m.get("name")
-                    d = MessageDraft(role, c, n if type(n) is str and n else None)
-                    if _MESSAGE_TWIN:
-                        d.__class__ = Message
-                    out.append(d)
+                    out.append(Message(role, c, n if type(n) is str and n else None))
                 else:
                     _message_from_dict(m, out)
             elif tm is str:
@@ -487,8 +443,8 @@ def params_of(d: Any) -> RequestParams:
         lb = loads_embedded(lb)
     v = g("stream")
     stream = v if v is None or type(v) is bool else as_bool(v)
-    return seal(ParamsDraft(temperature, max_tokens, n, logprobs, top,
-                            len(lb) if type(lb) is dict else 0, stream), RequestParams)
+    return RequestParams(temperature, max_tokens, n, logprobs, top,
+                         len(lb) if type(lb) is dict else 0, stream)
 
 
 _NO_PARAMS = RequestParams()

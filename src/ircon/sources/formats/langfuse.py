@@ -18,7 +18,6 @@ from typing import Any
 from ircon.model.telemetry import TelemetryEvent
 from ircon.model.text import one_line
 from ircon.sources.formats._common import (
-    EventDraft,
     as_count,
     as_float,
     as_id,
@@ -30,7 +29,6 @@ from ircon.sources.formats._common import (
     params_of,
     response_text,
     safe_key,
-    seal,
 )
 
 _TYPES = frozenset(("GENERATION", "EMBEDDING", "SPAN", "EVENT", "AGENT", "TOOL", "CHAIN",
@@ -96,7 +94,7 @@ def to_events(obj: dict[str, Any], origin: str, line: int) -> list[TelemetryEven
         or as_id(mg("end_user"))
     prompt_tokens, completion_tokens = _tokens(obj)
     level = g("level")
-    return [seal(EventDraft(
+    return [TelemetryEvent(
         request_id=as_id(g("id")) or f"{origin}:{line}",
         ts=start if start is not None else (end if end is not None else now()),
         format="langfuse",
@@ -117,4 +115,4 @@ def to_events(obj: dict[str, Any], origin: str, line: int) -> list[TelemetryEven
         line=line,
         key_alias=as_id(mg("user_api_key_alias")),
         end_user=end_user,
-    ), TelemetryEvent)]
+    )]

@@ -21,7 +21,6 @@ from typing import Any
 from ircon.model.telemetry import TelemetryEvent
 from ircon.sources.formats._common import (
     ID_MAX,
-    EventDraft,
     as_count,
     as_float,
     as_id,
@@ -34,7 +33,6 @@ from ircon.sources.formats._common import (
     params_of,
     response_text,
     safe_key,
-    seal,
 )
 
 
@@ -100,7 +98,7 @@ def _standard(o: dict[str, Any], origin: str, line: int) -> TelemetryEvent:
     status = g("status")
     v = g("response_cost")
     cost = v if type(v) is float and v == v else as_float(v)
-    return seal(EventDraft(
+    return TelemetryEvent(
         request_id or f"{origin}:{line}",
         start if start is not None else (end if end is not None else now()),
         "litellm",
@@ -116,7 +114,7 @@ def _standard(o: dict[str, Any], origin: str, line: int) -> TelemetryEvent:
         status if status == "success" or status == "failure"
         else _status(status, g("error_str")),
         lat, origin, line, key_alias, end_user,
-    ), TelemetryEvent)
+    )
 
 
 def _spend_log(o: dict[str, Any], origin: str, line: int) -> TelemetryEvent:
@@ -141,7 +139,7 @@ def _spend_log(o: dict[str, Any], origin: str, line: int) -> TelemetryEvent:
         lat = as_float(g("request_duration_ms"))
     end_user = as_id(g("end_user")) or as_id(body.get("user"))
     error = dget(meta, "error_information")
-    return seal(EventDraft(
+    return TelemetryEvent(
         request_id=as_id(g("request_id")) or f"{origin}:{line}",
         ts=start if start is not None else (end if end is not None else now()),
         format="litellm",
@@ -162,4 +160,4 @@ def _spend_log(o: dict[str, Any], origin: str, line: int) -> TelemetryEvent:
         line=line,
         key_alias=as_id(mg("user_api_key_alias")),
         end_user=end_user,
-    ), TelemetryEvent)
+    )

@@ -16,7 +16,6 @@ from typing import Any
 
 from ircon.model.telemetry import Message, TelemetryEvent
 from ircon.sources.formats._common import (
-    EventDraft,
     as_count,
     as_float,
     as_id,
@@ -30,7 +29,6 @@ from ircon.sources.formats._common import (
     params_of,
     response_text,
     safe_key,
-    seal,
     text_of,
 )
 
@@ -110,7 +108,7 @@ def to_events(obj: dict[str, Any], origin: str, line: int) -> list[TelemetryEven
     if ts is None:
         ts = as_ts(resp.get("created") or resp.get("created_at")) or now()
     meta = req.get("metadata")
-    return [seal(EventDraft(
+    return [TelemetryEvent(
         request_id=as_id(_first(obj, "request_id", "id", "custom_id"))
         or as_id(resp.get("id")) or f"{origin}:{line}",
         ts=ts,
@@ -133,4 +131,4 @@ def to_events(obj: dict[str, Any], origin: str, line: int) -> list[TelemetryEven
         line=line,
         key_alias=as_id(_first(obj, "key_alias", "key_name")),
         end_user=end_user,
-    ), TelemetryEvent)]
+    )]

@@ -21,7 +21,6 @@ from typing import Any
 
 from ircon.model.telemetry import Message, Role, TelemetryEvent
 from ircon.sources.formats._common import (
-    EventDraft,
     as_count,
     as_float,
     as_id,
@@ -35,7 +34,6 @@ from ircon.sources.formats._common import (
     params_of,
     response_text,
     safe_key,
-    seal,
     text_of,
 )
 
@@ -197,7 +195,7 @@ def _span_event(span: dict[str, Any], origin: str, line: int) -> TelemetryEvent 
         "logit_bias": a("gen_ai.request.logit_bias"),
         "stream": _first(attrs, "gen_ai.request.stream", "llm.is_streaming"),
     })
-    return seal(EventDraft(
+    return TelemetryEvent(
         request_id=as_id(a("gen_ai.response.id")) or as_id(span_id) or f"{origin}:{line}",
         ts=start if start is not None else (end if end is not None else now()),
         format="otel",
@@ -221,7 +219,7 @@ def _span_event(span: dict[str, Any], origin: str, line: int) -> TelemetryEvent 
         line=line,
         key_alias=as_id(a("metadata.user_api_key_alias")),
         end_user=end_user,
-    ), TelemetryEvent)
+    )
 
 
 def _otlp_spans(obj: dict[str, Any]) -> list[dict[str, Any]]:
