@@ -9,7 +9,7 @@ size is bounded whatever the number of keys an attacker rotates through.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -150,7 +150,7 @@ def finding(
     event: TelemetryEvent, *, detector: str, rule_id: str, title: str, score: float,
     severity: str, atlas: tuple[str, ...], owasp: tuple[str, ...],
     evidence: tuple[Evidence, ...] = (), request_ids: tuple[str, ...] | None = None,
-    campaign: str | None = None, details: dict[str, object] | None = None,
+    campaign: str | None = None, details: Mapping[str, object] | None = None,
 ) -> Finding:
     """A finding attributed to ``event``'s identity (key, user, team, IP, model)."""
     return Finding(
@@ -162,18 +162,28 @@ def finding(
     )
 
 
+_NOT_CALLER = ("system", "developer", "assistant")
+_turn_memo: list[tuple[TelemetryEvent, list[tuple[int, str, str]]]] = []
+
+
 def current_turn(event: TelemetryEvent) -> list[tuple[int, str, str]]:
-    """(index, role, content) of the messages that are new in this request.
+    """(index, role, content) of the messages that are new in this request
+    (remembered for the latest event: every prompt detector asks for it).
 
     Chat clients resend the whole history; earlier turns were judged when they
     were sent. The new input is everything after the last assistant message.
     System and developer prompts belong to the application, not the caller.
     """
+    if _turn_memo and _turn_memo[0][0] is event:
+        return _turn_memo[0][1]
     msgs = event.messages
     start = 0
     for i in range(len(msgs) - 1, -1, -1):
         if msgs[i].role == "assistant":
             start = i + 1
             break
-    return [(i, m.role, m.content) for i in range(start, len(msgs))
-            if (m := msgs[i]).role not in ("system", "developer", "assistant") and m.content]
+    out: list[tuple[int, str, str]] = [
+        (i, m.role, m.content) for i in range(start, len(msgs))
+        if (m := msgs[i]).role not in _NOT_CALLER and m.content]
+    _turn_memo[:] = [(event, out)]
+    return out

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import re
 
 from ircon.detect.base import BuildContext, current_turn, excerpt, finding, windows
@@ -22,10 +21,15 @@ from ircon.model.telemetry import TelemetryEvent
 
 NAME = "obfuscation"
 _TAGS = re.compile("[\U000e0000-\U000e007f]+")
-_ZERO_WIDTH = re.compile("[\u200b\u2060-\u2064\u180e]|(?<=[A-Za-z])[\u200c\u200d\ufeff](?=[A-Za-z])")
+_ZERO_WIDTH = re.compile(
+    "[\u200b\u2060-\u2064\u180e]|(?<=[A-Za-z])[\u200c\u200d\ufeff](?=[A-Za-z])")
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _B64 = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEX = re.compile(r"(?:0x)?[0-9A-Fa-f]{32,}")
+# Any character one of the Unicode checks cares about: one scan decides whether to look closer.
+_SUSPECT = re.compile(
+    "[\U000e0000-\U000e007f\u200b-\u200d\u2060-\u2064\u180e\ufeff\u202a-\u202e"
+    "\u2066-\u2069\u0370-\u03ff\u0400-\u04ff]")
 _MIXED = re.compile(
     "[A-Za-z][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][A-Za-z]")
 _MAX_BLOBS = 8  # decoded per field; more blobs than this is itself suspicious enough
@@ -80,7 +84,7 @@ class ObfuscationDetector:
     def _scan(self, event: TelemetryEvent, field: str, full: str, text: str, off: int,
               role: str) -> list[Finding]:
         out: list[Finding] = []
-        if not text.isascii():
+        if not text.isascii() and _SUSPECT.search(text) is not None:
             out.extend(self._invisible(event, field, full, text, off))
             out.extend(self._homoglyph(event, field, full, text, off))
         words = words_of(text) if off == 0 and len(text) == len(full) else tokens(text)

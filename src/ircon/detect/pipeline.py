@@ -75,7 +75,7 @@ class DetectorSet:
         for d in self.detectors:
             try:
                 got = d.observe(event)
-            except Exception as exc:  # noqa: BLE001 - one bad event must not stop detection
+            except Exception as exc:
                 stats.errors[d.name] += 1
                 stats.last_error[d.name] = f"{type(exc).__name__}: {exc}"[:300]
                 continue

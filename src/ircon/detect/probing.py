@@ -58,8 +58,11 @@ _RATE, _EXTRACT, _TEMPLATE, _COVERAGE = 1, 2, 4, 8
 
 def skeleton(prompt: str) -> tuple[str, str]:
     """Prefix and suffix signatures of a prompt, digits masked, case folded."""
-    p = _DIGITS.sub("#", prompt[:64].lower())[:28]
-    s = _DIGITS.sub("#", prompt[-64:].lower())[-16:]
+    p = prompt[:28].lower()
+    s = prompt[-16:].lower()
+    if not p.isalpha():
+        p = _DIGITS.sub("#", p)
+        s = _DIGITS.sub("#", s)
     return p, s
 
 
@@ -98,7 +101,7 @@ class ProbingDetector:
             weak += 1
         if p.temperature == 0 and (p.max_tokens or 0) >= self.ex_max_tokens:
             weak += 1
-        if 0 < p.logit_bias_size:
+        if p.logit_bias_size > 0:
             weak += 1
         return weak >= 2
 
@@ -131,7 +134,7 @@ class ProbingDetector:
                 busy.distinct.add(h)
         c = st.count
         # Judge at min_requests, then every time the count doubles: timely and cheap.
-        if c >= self.min_requests and (c & (c - 1)) == 0 or c == self.min_requests:
+        if (c >= self.min_requests and (c & (c - 1)) == 0) or c == self.min_requests:
             return self._judge(event, st)
         return []
 

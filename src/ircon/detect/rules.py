@@ -32,7 +32,7 @@ _OWASP_RE = re.compile(r"LLM\d{2}:\d{4}")
 _FIELDS = {
     "id", "description", "category", "detector", "severity", "score", "atlas", "owasp",
     "patterns", "keywords", "applies_to", "params", "examples", "counterexamples",
-    "enabled", "languages", "title", "literals",
+    "enabled", "languages", "title", "literals", "requires",
 }
 
 
@@ -54,6 +54,7 @@ class Rule:
     patterns: tuple[str, ...] = ()
     keywords: frozenset[str] = frozenset()
     literals: tuple[str, ...] = ()  # case-sensitive substrings that also open the gate
+    requires: frozenset[str] = frozenset()  # and one of these words must be present too
     applies_to: tuple[str, ...] = ("prompt",)
     params: dict[str, Any] = field(default_factory=dict)
     examples: tuple[str, ...] = ()
@@ -64,7 +65,8 @@ class Rule:
     def compiled(self) -> re.Pattern[str] | None:
         if not self.patterns:
             return None
-        return re.compile("|".join(f"(?:{p})" for p in self.patterns), re.IGNORECASE)
+        flags = 0 if self.params.get("case_sensitive") else re.IGNORECASE
+        return re.compile("|".join(f"(?:{p})" for p in self.patterns), flags)
 
 
 # ---------------------------------------------------------------- tokenization
@@ -99,15 +101,16 @@ def _walk_repeats(
     from re import _constants as C  # type: ignore[attr-defined]
 
     seq = list(items)
-    for i, (op, av) in enumerate(seq):
+    for op, av in seq:
         if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
-            lo, hi, sub = av
+            _lo, hi, sub = av
             inner = _repeats_in(sub)
             if (hi == C.MAXREPEAT or hi > 16) and _ambiguous_branch(sub):
                 problems.append(f"{path}: a repeated alternation whose branches can overlap")
             if inner and hi != 1:
                 if hi == C.MAXREPEAT or hi > 16:
-                    problems.append(f"{path}: a repeated group contains a repeat (nested quantifier)")
+                    problems.append(
+                        f"{path}: a repeated group contains a repeat (nested quantifier)")
                 else:
                     for j, (iop, _iav) in enumerate(list(sub)):
                         if iop in (C.MAX_REPEAT, C.MIN_REPEAT) and _iav[1] > 1 \
@@ -292,6 +295,10 @@ def _rule_from(raw: dict[str, Any], defaults: dict[str, Any], where: str) -> Rul
         raise RuleError(f"{where}: params must be a mapping")
     if params.get("gate") not in (None, "digits"):
         raise RuleError(f"{where}: params.gate can only be 'digits'")
+    requires = _as_tuple(merged.get("requires"), "requires", where)
+    bad = [k for k in requires if not _check_keyword(k)]
+    if bad:
+        raise RuleError(f"{where}: requires must be single lowercase words: {bad[:5]}")
     if patterns and not keywords and not literals and params.get("gate") is None:
         raise RuleError(
             f"{where}: pattern rules need keywords (whole words) or literals (substrings) "
@@ -303,7 +310,8 @@ def _rule_from(raw: dict[str, Any], defaults: dict[str, Any], where: str) -> Rul
         id=rid, title=str(merged.get("title") or merged["description"]).strip()[:120],
         description=str(merged["description"]).strip(), category=merged["category"],
         detector=merged["detector"], severity=sev, score=float(score), atlas=atlas, owasp=owasp,
-        patterns=patterns, keywords=frozenset(keywords), literals=literals, applies_to=applies, params=params,
+        patterns=patterns, keywords=frozenset(keywords), literals=literals,
+        requires=frozenset(requires), applies_to=applies, params=params,
         examples=_as_tuple(merged.get("examples"), "examples", where),
         counterexamples=_as_tuple(merged.get("counterexamples"), "counterexamples", where),
         languages=_as_tuple(merged.get("languages"), "languages", where), origin=where,
@@ -396,7 +404,8 @@ class PatternSet:
                 self._gate.setdefault(w, []).append(i)
             for lit in r.literals:
                 self._literals.append((lit, i))
-        self._digit_rules = [i for i, r in enumerate(self.rules) if r.params.get("gate") == "digits"]
+        self._digit_rules = [i for i, r in enumerate(self.rules)
+                             if r.params.get("gate") == "digits"]
         self.gate_words = frozenset(self._gate)
 
     def __bool__(self) -> bool:
@@ -410,12 +419,19 @@ class PatternSet:
             hit = self.gate_words.intersection(words)
             for w in hit:
                 idx.update(self._gate[w])
+            if idx:
+                rules = self.rules
+                idx = {i for i in idx if not rules[i].requires
+                       or not rules[i].requires.isdisjoint(words)}
         if text:
             for lit, i in self._literals:
                 if lit in text:
                     idx.add(i)
             if self._digit_rules and _DIGIT_RUN.search(text) is not None:
-                idx.update(self._digit_rules)
+                digits = sum(map(text.count, "0123456789"))
+                rules = self.rules
+                idx.update(i for i in self._digit_rules
+                           if digits >= int(rules[i].params.get("min_digits", 3)))
         return sorted(idx)
 
     def scan(self, text: str, words: set[str] | None, offset: int = 0,

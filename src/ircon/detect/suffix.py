@@ -177,7 +177,13 @@ class SuffixDetector:
         if len(text) < 40:
             return False
         nsym = len(tail) - len(tail.translate(_STRIP_SYMBOLS))
-        return nsym >= 3 or (nsym >= 1 and _CASE_FLIP.search(tail) is not None)
+        if nsym < 3 and not (nsym >= 1 and _CASE_FLIP.search(tail) is not None):
+            return False
+        # Source code: brackets balanced and no case flips glued into words - the two
+        # strongest suffix signals are absent, so the statistics cannot reach the threshold.
+        if _CASE_FLIP.search(tail) is None:
+            return any(tail.count(o) != tail.count(c) for o, c in ("()", "[]", "{}"))
+        return True
 
     def judge(self, text: str) -> tuple[float, dict[str, float]] | None:
         if not self.gate(text):
