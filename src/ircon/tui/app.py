@@ -116,6 +116,7 @@ class IrconApp(IoMixin, App[int]):
         Binding("question_mark", "help", "Help", id="help"),
         Binding("colon", "command_palette", "Commands", show=False, id="palette"),
         Binding("N", "declare", "Declare", id="declare"),
+        Binding("L", "demo_log", "Demo log", id="demo-log"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -132,8 +133,17 @@ class IrconApp(IoMixin, App[int]):
         refresh_seconds: float | None = None,
         start_engine: bool = True,
         start_mode: str = "incidents",
+        demo: Any = None,
     ) -> None:
         super().__init__()
+        # Demo/drill mode: ``demo`` runs the scripted traffic (``run(store)``, ``stop()``),
+        # names the banner (``label``), forces containment to dry-run (``dry_run``) and
+        # keeps the log that notifications go to (``log_path``).
+        self.demo = demo
+        self.banner: str = str(getattr(demo, "label", "")) if demo is not None else ""
+        self.dry_run_actions: bool = bool(getattr(demo, "dry_run", False))
+        if self.banner:
+            self.title = f"ircon — {self.banner}"
         self.db = db
         self.store: Store | None = store
         self.loaded = loaded
@@ -207,7 +217,9 @@ class IrconApp(IoMixin, App[int]):
     def _store_ready(self) -> None:
         self.set_interval(self.refresh_seconds, self.poke, name="poll")
         self.screen.post_message(DataChanged(True, True))
-        if self._start_engine:
+        if self.demo is not None:
+            self._run_demo()
+        elif self._start_engine:
             self._run_engine()
 
     @work(exclusive=True, group="engine", exit_on_error=False)
@@ -222,6 +234,23 @@ class IrconApp(IoMixin, App[int]):
             return
         self._engine = poller
         await poller.run()
+
+    @work(exclusive=True, group="demo", exit_on_error=False)
+    async def _run_demo(self) -> None:
+        if self.store is not None and self.demo is not None:
+            await self.demo.run(self.store)
+
+    def action_demo_log(self) -> None:
+        from ircon.tui.screens.demo_log import DemoLogScreen
+
+        path = getattr(self.demo, "log_path", None)
+        if path is None or isinstance(self.screen, DemoLogScreen):
+            return
+        self.push_screen(DemoLogScreen(path))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The demo log key exists only in demo and drill mode.
+        return not (action == "demo_log" and self.demo is None)
 
     def source_health(self) -> dict[str, Any]:
         eng = self._engine
@@ -308,6 +337,8 @@ class IrconApp(IoMixin, App[int]):
         self.poke()
 
     def on_unmount(self) -> None:
+        if self.demo is not None:
+            self.demo.stop()
         eng = self._engine
         if eng is not None and hasattr(eng, "stop"):
             eng.stop()

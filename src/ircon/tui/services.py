@@ -656,15 +656,20 @@ def plan_step_action(
 
 
 def run_planned(store: Store, loaded: LoadedConfig | None, incident: str, plan: ActionPlan,
-                *, actor: str, approved_by: str | None = None) -> ActionOutcome:
-    """Send it (journaled by the runner), then record the step's outcome."""
+                *, actor: str, approved_by: str | None = None,
+                dry_run: bool = False) -> ActionOutcome:
+    """Send it (journaled by the runner), then record the step's outcome. ``dry_run``
+    (demo and drill mode): journal the plan, send nothing."""
     from ircon.adapters import runner
 
     if loaded is None:
         raise NotAvailable("containment needs a config with [adapters.NAME]")
     out = runner.run_action(store, loaded.config, plan.instance, plan.action, plan.params,
-                            incident=incident, actor=actor, approved_by=approved_by)
+                            incident=incident, actor=actor, approved_by=approved_by,
+                            dry_run=dry_run)
     lines = [out.summary]
+    if dry_run:
+        lines.append("dry run: nothing was sent (demo mode); the plan above is in the journal")
     if out.error:
         lines.append(f"error: {out.error}")
     if out.output:

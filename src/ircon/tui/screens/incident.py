@@ -455,7 +455,8 @@ class IncidentScreen(IrconScreen):
             return
 
         def run(p: services.ActionPlan) -> services.ActionOutcome:
-            return services.run_planned(store, loaded, hid, p, actor=actor)
+            return services.run_planned(store, loaded, hid, p, actor=actor,
+                                        dry_run=getattr(self.app, "dry_run_actions", False))
 
         await self.app.push_screen_wait(ActionScreen(plan, run))
         self.irc.poke()

@@ -16,6 +16,9 @@ class TopBar(Static):
     def show(self, place: str, detail: str = "", right: str = "") -> None:
         line = Text(no_wrap=True, overflow="ellipsis", end="")
         line.append("ircon", style="bold")
+        banner = getattr(self.app, "banner", "")
+        if banner:  # demo and drill mode say so on every screen
+            line.append(f" {banner} ", style="bold reverse yellow")
         line.append(" › ")
         line.append_text(safe.text(place, 60, style="bold"))
         if detail:
