@@ -390,3 +390,18 @@ def test_secret_urls_are_refused_in_the_config() -> None:
     with pytest.raises(ValidationError, match="secrets are never written"):
         EscalationConfig.model_validate(
             {"people": {"a": {"targets": ["slack://T000/B000/XXXXXXXX"]}}})
+
+
+def test_playbook_decision_starts_its_regulatory_clock() -> None:
+    j = Journal()
+    j.add(T0 + timedelta(hours=1), "decision", {
+        "step": "personal-data", "option": "yes", "starts_clock": "gdpr-72h"})
+    (st,) = clock_states(cfg(), j.facts(), T0 + timedelta(hours=2))
+    assert st.name == "gdpr" and st.state == "running"
+    assert st.deadline == T0 + timedelta(hours=73)
+    # A clock the responder started earlier keeps its own awareness time.
+    j2 = Journal()
+    _clock(j2, "gdpr", T0 - timedelta(hours=5))
+    j2.add(T0, "decision", {"step": "personal-data", "option": "yes", "starts_clock": "gdpr-72h"})
+    (st2,) = clock_states(cfg(), j2.facts(), T0)
+    assert st2.deadline == T0 + timedelta(hours=67)

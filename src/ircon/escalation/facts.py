@@ -84,6 +84,15 @@ def _body(e: EntryLike) -> dict[str, Any]:
     return b if isinstance(b, dict) else {}
 
 
+# Clock names used by playbook decision options -> the clocks defined in clocks.py.
+PLAYBOOK_CLOCKS = {
+    "gdpr-72h": "gdpr",
+    "ai-act-15d": "ai-act",
+    "ai-act-10d": "ai-act-death",
+    "ai-act-2d": "ai-act-widespread",
+}
+
+
 def fold(incident: str, entries: Iterable[EntryLike]) -> Facts:
     f = Facts(incident=incident)
     for e in entries:
@@ -128,6 +137,14 @@ def fold(incident: str, entries: Iterable[EntryLike]) -> Facts:
                     f.fired.setdefault(extra, ts)
         elif k == kinds.CLOCK:
             _clock(f, b, ts)
+        elif k == kinds.DECISION and isinstance(b.get("starts_clock"), str):
+            # A playbook answer ("personal data involved? yes") starts a regulatory
+            # clock, aware from the moment the answer was recorded. A clock the
+            # responder already started keeps its own awareness time.
+            name = PLAYBOOK_CLOCKS.get(b["starts_clock"], b["starts_clock"])
+            if name not in f.clocks:
+                _clock(f, {"clock": name, "action": "start", "awareness": e.ts,
+                           "reason": f"playbook step {b.get('step')}: {b.get('option')}"}, ts)
         if k in UPDATE_KINDS:
             f.last_update_at = ts
     return f
