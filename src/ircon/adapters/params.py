@@ -373,4 +373,7 @@ def display(spec: ActionSpec, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def sensitive_values(spec: ActionSpec, raw: dict[str, str]) -> list[str]:
-    return [str(raw[p.name]) for p in spec.params if p.sensitive and p.name in raw]
+    # A key given by its hash (as gateways log it) is no credential: redacting it would
+    # also blank the undo data, which holds that same hash.
+    return [str(raw[p.name]) for p in spec.params if p.sensitive and p.name in raw
+            and not (p.kind == "key_id" and not str(raw[p.name]).startswith("sk-"))]
