@@ -528,6 +528,8 @@ def derive(
     playbook: dict[str, str] | None = None
     evidence: EvidenceRef | None = None
     count = 0
+    rid: str | None = None  # the action run of the current action entry
+    action_item: str | None = None  # the run of the request last put on the timeline
     head: str | None = None
     first_ts: datetime | None = None
     last_ts_text: str | None = None
@@ -606,8 +608,8 @@ def derive(
             _bounded_add(users, body.get("user"))
             _bounded_add(ips, body.get("ip"))
             _bounded_add(models, body.get("model"))
-            for rid in _strs(body.get("request_ids")):
-                _bounded_add(requests, rid)
+            for req in _strs(body.get("request_ids")):
+                _bounded_add(requests, req)
             if _leaky(body):
                 exposure[rule] += 1
             camp = _str(body, "campaign")
@@ -694,7 +696,17 @@ def derive(
                 timeline.append(item)
                 condensed += item.count if item.count > 1 else 0
             text = describe(kind, body, fallback_summary(e))
-            timeline.append(TimelineItem(when or _ts(e.ts), e.seq, e.actor, kind, text))
+            last = timeline[-1] if timeline else None
+            if (kind == K.ACTION_RESULT and last is not None and last.kind == K.ACTION_REQUEST
+                    and last.count == 1 and action_item == rid and last.actor == e.actor):
+                # A result right after its request reads as one line: asked, then got.
+                result = text.removeprefix(f"{body.get('adapter', 'unknown')} "
+                                           f"{body.get('action', 'unknown')} ")
+                last.text += f" → {result}"
+                last.count, last.last_when, last.last_seq = 2, _ts(e.ts), e.seq
+            else:
+                timeline.append(TimelineItem(when or _ts(e.ts), e.seq, e.actor, kind, text))
+            action_item = rid if kind == K.ACTION_REQUEST else None
         else:
             run.add(e, body, describe(kind, body, fallback_summary(e)) if run.n == 0 else "")
     item = run.flush()
