@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from ircon.model.journal import ChainEntry
 from ircon.model.text import one_line
-from ircon.report.markdown import md_block, md_inline
+from ircon.report.markdown import md_block, md_text
 
 
 def entry_summary(e: ChainEntry, limit: int = 160) -> str:
@@ -84,14 +84,14 @@ def _public(inc: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_markdown(entries: Iterable[ChainEntry], inc: dict[str, Any], out: TextIO) -> None:
-    out.write(f"# Journal of {inc['human_id']}: {md_inline(inc['title'])}\n\n")
+    out.write(f"# Journal of {inc['human_id']}: {md_text(inc['title'])}\n\n")
     out.write(f"- Severity: {inc['severity']}\n- Status: {inc['status']}\n")
-    out.write(f"- Kind: {md_inline(inc['kind'])}\n- Opened: {inc['created_at']}\n\n")
+    out.write(f"- Kind: {md_text(inc['kind'])}\n- Opened: {inc['created_at']}\n\n")
     out.write("All times UTC. Each entry's hash chains to the previous one.\n\n")
     last = None
     for e in entries:
-        out.write(f"## {e.seq}. {e.ts} — {md_inline(e.kind)} by {md_inline(e.actor)}\n\n")
-        out.write(f"{md_inline(entry_summary(e, 300), None)}\n\n")
+        out.write(f"## {e.seq}. {e.ts} — {md_text(e.kind)} by {md_text(e.actor)}\n\n")
+        out.write(f"{md_text(entry_summary(e, 300), None)}\n\n")
         body = json.dumps(json.loads(e.body), ensure_ascii=False, indent=2, sort_keys=True)
         out.write(md_block(body, "json") + "\n\n")
         out.write(f"hash `{e.hash}`\n\n")
