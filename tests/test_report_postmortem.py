@@ -245,3 +245,17 @@ def test_md_code_span_cannot_be_closed(s: str) -> None:
     assert fence is not None
     inner = out[len(fence.group(0)):-len(fence.group(0))]
     assert fence.group(0) not in inner
+
+
+def test_running_clock_judged_at_draft_time(store) -> None:  # type: ignore[no-untyped-def]
+    hid = incidents.create(store, "clock")["id"]
+    journal.append(store, hid, K.CLOCK, {"action": "start", "clock": "nis2-24h",
+                                         "deadline": "2026-01-02T00:00:00+00:00"})
+    early = datetime(2026, 1, 1, tzinfo=UTC)
+    late = datetime(2026, 1, 3, tzinfo=UTC)
+    assert "| nis2-24h |" in _draft(store, hid)
+    pm_early = derive(incidents.get(store, hid), journal.iter_entries(store, hid), now=early)
+    pm_late = derive(incidents.get(store, hid), journal.iter_entries(store, hid), now=late)
+    assert pm_early.clocks[0].outcome == "running" and pm_late.clocks[0].outcome == "breached"
+    text = postmortem.draft_markdown(store, hid, generated_at=late)
+    assert re.search(r"\| nis2-24h \|.*\| breached \|", text)

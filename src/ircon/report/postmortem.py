@@ -215,8 +215,12 @@ def draft(
     template: str | Path | None = None,
     generated_at: datetime | None = None,
 ) -> str:
-    """Facts from the journal, then the template: the whole post-mortem draft."""
-    return render(derive(incident, entries), template, generated_at=generated_at)
+    """Facts from the journal, then the template: the whole post-mortem draft.
+
+    Clocks still running are judged as of ``generated_at`` (default: now).
+    """
+    at = generated_at or datetime.now(UTC)
+    return render(derive(incident, entries, now=at), template, generated_at=at)
 
 
 def draft_markdown(
