@@ -3,6 +3,7 @@ real subprocess whose structured logs the test reads."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -139,10 +140,8 @@ class Watch:
         for line in self.proc.stderr:
             with self._lock:
                 self.raw.append(line)
-                try:
+                with contextlib.suppress(ValueError):
                     self.logs.append(json.loads(line))
-                except ValueError:
-                    pass
 
     def wait_log(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 20.0
                  ) -> dict[str, Any]:

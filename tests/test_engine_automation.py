@@ -1,5 +1,5 @@
 """Automated containment in-process, on a real store, a loopback LiteLLM proxy and a real
-apprise json:// receiver: confirm vs expiry, manual undo, two-person rule, a flood."""
+apprise json:// oncall: confirm vs expiry, manual undo, two-person rule, a flood."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ from ircon.model.finding import Finding
 from ircon.store import journal as jr
 from tests.adapters_support import MASTER_KEY, FakeLiteLLM
 from tests.engine_support import key_hash
-from tests.escalation_support import Receiver, receiver  # noqa: F401 - fixture
+from tests.escalation_support import Receiver
+from tests.escalation_support import receiver as _receiver
+
+oncall = _receiver  # the loopback apprise json:// oncall fixture, under this name
 
 
 @pytest.fixture
@@ -72,8 +75,8 @@ def incident_of(store: Any, f: Finding) -> str:
 
 
 async def test_confirmed_action_survives_expiry_unconfirmed_is_undone(
-        store, proxy, receiver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    cfg = make_cfg(proxy, receiver, monkeypatch, expire_after="1s")
+        store, proxy, oncall, monkeypatch) -> None:
+    cfg = make_cfg(proxy, oncall, monkeypatch, expire_after="1s")
     for k in ("a", "b"):
         proxy.add_key(key_hash(k))
     a = auto.Automation(store, cfg)
@@ -99,14 +102,14 @@ async def test_confirmed_action_survives_expiry_unconfirmed_is_undone(
         auto.confirm(store, int(next(r["id"] for r in runner.list_runs(store)
                                      if r["status"] == "undone")), actor="x")
     await a.stop()
-    texts = [g["body"]["message"] for g in receiver.wait(3, path="oncall")]
+    texts = [g["body"]["message"] for g in oncall.wait(3, path="oncall")]
     assert any("expired without confirmation and was undone" in t for t in texts)
     assert sum("Confirm to keep it: ircon policies confirm" in t for t in texts) == 2
 
 
-async def test_manual_undo_lets_the_policy_act_again(store, proxy, receiver,  # type: ignore[no-untyped-def]
+async def test_manual_undo_lets_the_policy_act_again(store, proxy, oncall,
                                                      monkeypatch) -> None:
-    cfg = make_cfg(proxy, receiver, monkeypatch)
+    cfg = make_cfg(proxy, oncall, monkeypatch)
     proxy.add_key(key_hash("a"))
     a = auto.Automation(store, cfg)
     await a.start()
@@ -124,9 +127,9 @@ async def test_manual_undo_lets_the_policy_act_again(store, proxy, receiver,  # 
 STATE_TTL_WAIT = auto.STATE_TTL + 0.1
 
 
-async def test_two_person_rule_refuses_and_escalates(store, proxy, receiver,  # type: ignore[no-untyped-def]
+async def test_two_person_rule_refuses_and_escalates(store, proxy, oncall,
                                                      monkeypatch) -> None:
-    cfg = make_cfg(proxy, receiver, monkeypatch, _approval=True)
+    cfg = make_cfg(proxy, oncall, monkeypatch, _approval=True)
     proxy.add_key(key_hash("a"))
     a = auto.Automation(store, cfg)
     await a.start()
@@ -137,13 +140,13 @@ async def test_two_person_rule_refuses_and_escalates(store, proxy, receiver,  # 
     ev = policy_events(store, incident_of(store, f))
     assert ev[-1]["event"] == "failed" and ev[-1]["reason"] == "refused"
     assert "two-person rule" in ev[-1]["error"]
-    got = receiver.wait(1, path="oncall")
+    got = oncall.wait(1, path="oncall")
     assert "refused" in got[0]["body"]["message"]
 
 
 async def test_flood_across_many_keys_holds_the_cap_with_one_escalation(
-        store, proxy, receiver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    cfg = make_cfg(proxy, receiver, monkeypatch, cap_per_hour=3)
+        store, proxy, oncall, monkeypatch) -> None:
+    cfg = make_cfg(proxy, oncall, monkeypatch, cap_per_hour=3)
     keys = [key_hash(i) for i in range(2000)]
     for k in keys[:10]:
         proxy.add_key(k)
@@ -160,7 +163,7 @@ async def test_flood_across_many_keys_holds_the_cap_with_one_escalation(
     assert a.stats["stopped"] == len(keys) - 4
     state = auto.policy_state(store, "jb")
     assert state["stopped"] is True and "cap of 3" in state["reason"]
-    got = receiver.wait(4, path="oncall")
+    got = oncall.wait(4, path="oncall")
     stops = [g for g in got if "reached its cap" in g["body"]["message"]]
     assert len(stops) == 1
     assert elapsed < 60

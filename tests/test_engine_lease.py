@@ -11,7 +11,7 @@ from ircon.store import open_store
 from ircon.store.engine import utcnow
 
 
-def test_one_holder_renews_another_waits(store) -> None:  # type: ignore[no-untyped-def]
+def test_one_holder_renews_another_waits(store) -> None:
     t0 = utcnow()
     a = lease.acquire(store, "host:1:a", 10, now=t0)
     assert a is not None and a.holder == "host:1:a"
@@ -23,7 +23,7 @@ def test_one_holder_renews_another_waits(store) -> None:  # type: ignore[no-unty
     assert info.to_dict(t0)["alive"] is True
 
 
-def test_expired_lease_is_taken_over(store) -> None:  # type: ignore[no-untyped-def]
+def test_expired_lease_is_taken_over(store) -> None:
     t0 = utcnow()
     assert lease.acquire(store, "a", 2, now=t0)
     assert lease.holder(store, now=t0 + timedelta(seconds=2.5)) is None
@@ -33,7 +33,7 @@ def test_expired_lease_is_taken_over(store) -> None:  # type: ignore[no-untyped-
     assert lease.acquire(store, "a", 2, now=t0 + timedelta(seconds=3)) is None
 
 
-def test_release_only_by_the_holder(store) -> None:  # type: ignore[no-untyped-def]
+def test_release_only_by_the_holder(store) -> None:
     assert lease.acquire(store, "a", 30)
     assert lease.release(store, "b") is False
     assert lease.holder(store) is not None
