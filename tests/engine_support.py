@@ -99,13 +99,14 @@ send_timeout_seconds = 3.0
 
 
 def policy(name: str = "jb", *, mode: str = "enforce", action: str = "block-key",
-           params: str = 'key = "{finding.key}"', extra: str = "") -> str:
+           params: str = 'key = "{finding.key}"', expire_after: str = "1h", cap: int = 5,
+           retries: int = 0, extra: str = "") -> str:
     return f"""
 [policies.{name}]
 mode = "{mode}"
-expire_after = "1h"
-cap_per_hour = 5
-retries = 0
+expire_after = "{expire_after}"
+cap_per_hour = {cap}
+retries = {retries}
 retry_backoff_seconds = 0.1
 {extra}
 [policies.{name}.when]

@@ -167,3 +167,31 @@ async def test_flood_across_many_keys_holds_the_cap_with_one_escalation(
     stops = [g for g in got if "reached its cap" in g["body"]["message"]]
     assert len(stops) == 1
     assert elapsed < 60
+
+
+async def test_kill_switch_stops_retries_within_a_second(store, proxy, oncall,
+                                                         monkeypatch) -> None:
+    cfg = make_cfg(proxy, oncall, monkeypatch, retries=5, retry_backoff_seconds=0.3)
+    proxy.add_key(key_hash("a"))
+    proxy.faults.status = [503] * 10
+    a = auto.Automation(store, cfg)
+    await a.start()
+    f = jb(key_hash("a"))
+    await asyncio.to_thread(ingest_findings, store, [f], cfg.triage, actor="tester@ci")
+    a.submit([f], await asyncio.to_thread(auto.incident_map, store, [f]))
+    while not proxy.requests:
+        await asyncio.sleep(0.01)
+    await asyncio.to_thread(auto.pause, store, actor="alice@ops", reason="false positives")
+    t0 = time.monotonic()
+    sent_at_pause = len(proxy.requests)
+    await a.idle()
+    assert time.monotonic() - t0 < 1.0
+    assert len(proxy.requests) <= sent_at_pause + 1  # at most the call already under way
+    ev = policy_events(store, incident_of(store, f))
+    assert ev[-1]["event"] == "aborted" and "paused" in ev[-1]["reason"]
+    # While paused, new findings are held back and nothing is sent.
+    n = len(proxy.requests)
+    await feed(store, cfg, a, [jb(key_hash("b"), 2)])
+    assert len(proxy.requests) == n and a.stats["paused"] == 1
+    assert auto.resume(store, actor="alice@ops") is True
+    await a.stop()

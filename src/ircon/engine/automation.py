@@ -475,8 +475,9 @@ class Automation:
                             "scope": scope_id(d.scope, d.value or ""), "mode": "shadow",
                             "run": None, "status": "shadow",
                             "until": time.time() + exp if exp else None})
-        self._journal(hid, name, {"event": "shadow", "run_id": out.run_id,
-                                  "would": one_line(out.summary, 500), **about})
+        would = one_line(out.summary.removeprefix("planned: "), 500)
+        self._journal(hid, name, {"event": "shadow", "run_id": out.run_id, "would": would,
+                                  **about})
         event(log, logging.INFO, "policy in shadow mode: would act", policy=name, incident=hid,
               action=f"{p.then.adapter} {p.then.action}", summary=out.summary)
 
