@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ircon.escalation.service import EscalationService
     from ircon.model.finding import Finding
     from ircon.model.telemetry import TelemetryEvent
+    from ircon.sources.base import SourceHealth
     from ircon.sources.telemetry import TelemetrySource
     from ircon.store.db import Store
 
@@ -86,6 +87,7 @@ class Engine:
         self.counts: dict[str, int] = {"events": 0, "skipped": 0, "findings": 0,
                                        "incidents_opened": 0, "batches": 0}
         self._lost = False
+        self._stop: asyncio.Event | None = None
 
     # -- status ------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -104,8 +106,24 @@ class Engine:
         out["sources"] = health
         return out
 
+    def health(self) -> dict[str, SourceHealth]:
+        """Source name -> health, like ``Poller.health`` (the console's source list)."""
+        out: dict[str, SourceHealth] = {t.name: t.health for t in self.telemetry}
+        if self.poller is not None:
+            out.update(self.poller.health())
+        return out
+
+    def stop(self) -> None:
+        """Ask a running engine to shut down (safe to call from the engine's loop)."""
+        if self._stop is not None:
+            self._stop.set()
+
     # -- the outer loop: leader or standby ---------------------------------------------
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Work the database while holding the lease, standby otherwise, until ``stop``
+        is set (or ``stop()`` is called)."""
+        stop = stop or asyncio.Event()
+        self._stop = stop
         retry = min(1.0, self.lease_seconds / 4)
         shown_standby: str | None = None
         try:
