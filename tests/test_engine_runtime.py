@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ def proxy() -> Iterator[FakeLiteLLM]:
     p.close()
 
 
-async def until(pred, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+async def until(pred: Callable[[], object], timeout: float = 10.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if pred():
