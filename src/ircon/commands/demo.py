@@ -89,7 +89,7 @@ def _headless(session: DemoSession, ctx: Ctx, *, explain: bool) -> int:
         nonlocal printed
         lines = session.log.tail(100_000)
         for line in lines[printed:]:
-            ctx.out.print(Text(visible(line, 600)))
+            ctx.out.print(Text(visible(line, 600)), soft_wrap=True)
         printed = len(lines)
 
     async def main() -> None:
@@ -109,10 +109,8 @@ def _headless(session: DemoSession, ctx: Ctx, *, explain: bool) -> int:
             await asyncio.sleep(0.5)
             show_log()
             if runtime.replay_done:
-                # Let the escalation started by the last incidents be sent, then end.
-                pipe = runtime.pipeline
-                if pipe is not None:
-                    await pipe.escalation.drain()
+                # Let the last lines be followed and their pages be sent, then end.
+                await runtime.settle()
                 runtime.stop()
         await task
         show_log()
@@ -123,17 +121,14 @@ def _headless(session: DemoSession, ctx: Ctx, *, explain: bool) -> int:
 
 
 def _summary(store: Any, ctx: Ctx) -> None:
-    from rich.table import Table
     from rich.text import Text
 
     from ircon.model.text import one_line
     from ircon.store import incidents
 
     rows = incidents.list_incidents(store)
-    table = Table(title="incidents opened by the demo", title_justify="left")
-    for col in ("id", "severity", "kind", "playbook", "title"):
-        table.add_column(col, no_wrap=True, overflow="ellipsis")
+    ctx.out.print(Text(f"incidents opened by the demo: {len(rows)}"))
     for r in rows:
-        table.add_row(r.id, r.severity, Text(one_line(r.kind, 30)),
-                      Text(one_line(r.playbook or "-", 40)), Text(one_line(r.title, 80)))
-    ctx.out.print(table)
+        ctx.out.print(Text(f"  {r.id}  {r.severity}  {one_line(r.kind, 12):<12} "
+                           f"{one_line(r.playbook or '-', 24):<24} {one_line(r.title, 90)}"),
+                      soft_wrap=True)

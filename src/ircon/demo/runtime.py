@@ -121,6 +121,17 @@ def demo_config_dict(workdir: Path, telemetry: Path) -> dict[str, Any]:
             "contain_within_minutes": {"SEV1": 30, "SEV2": 120},
             "send_attempts": 1, "send_timeout_seconds": 5.0, "tick_seconds": 5.0,
         },
+        # Shown in shadow mode: the journal says what automation would have done.
+        "policies": {
+            "throttle-extraction": {
+                "description": "Rate-limit a key that harvests log-probabilities",
+                "mode": "shadow",
+                "when": {"rule": "probe.extraction", "min_score": 0.5, "scope": "key"},
+                "then": {"adapter": "gateway", "action": "limit-key",
+                         "params": {"key": "{finding.key}", "rpm": "10"}},
+                "expire_after": "1h",
+            },
+        },
         "ui": {"refresh_seconds": 1.0},
     }
 
@@ -313,6 +324,79 @@ class Pipeline:
         await self.escalation.stop()
 
 
+class PlaybookPicker:
+    """Starts the matching playbook on every new incident that has none, and writes each
+    new incident to the demo log: the first minute of a responder's work, scripted, so
+    the demo shows the checklist the team would follow."""
+
+    def __init__(self, store: Store, cfg: IrconConfig, log: DemoLog, *, actor: str) -> None:
+        self.store = store
+        self.cfg = cfg
+        self.log = log
+        self.actor = actor
+        self.seen: set[str] = set()
+        self.started: dict[str, str] = {}
+        self.errors: list[str] = []
+        self._catalog: list[tuple[str, list[str]]] | None = None
+
+    def catalog(self) -> list[tuple[str, list[str]]]:
+        if self._catalog is None:
+            from ircon.response.library import discover, playbook_dirs
+
+            self._catalog = [
+                (r.playbook.name, list(r.playbook.kinds))
+                for r in discover(playbook_dirs(self.cfg.playbooks.dirs)) if r.playbook
+            ]
+        return self._catalog
+
+    def check(self) -> list[str]:
+        """One look at the incidents (blocking); returns those newly seen."""
+        from ircon.store import incidents, playbooks
+        from ircon.store.engine import StoreError
+
+        new = []
+        for r in incidents.list_incidents(self.store):
+            if r.id in self.seen:
+                continue
+            self.seen.add(r.id)
+            new.append(r.id)
+            self.log.write("incident", f"{r.id} {r.severity} opened: {r.title}")
+            if r.playbook:
+                continue
+            name = choose_playbook(r.kind, self.catalog())
+            if name is None:
+                continue
+            try:
+                playbooks.start_playbook(
+                    self.store, r.id, name, actor=self.actor, dirs=self.cfg.playbooks.dirs,
+                    instances={n: str(a.type) for n, a in self.cfg.adapters.items()})
+            except StoreError as exc:
+                self.errors.append(f"{r.id}: {exc}")
+                self.log.write("playbook", f"{r.id}: {name} could not start: {exc}")
+                continue
+            self.started[r.id] = name
+            self.log.write("playbook", f"{r.id}: {name} started")
+        return new
+
+    async def run(self, stop: asyncio.Event, interval: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.check)
+            except Exception as exc:  # shown; the next look retries
+                self.log.write("error", f"playbooks: {type(exc).__name__}: {exc}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def engine_class() -> Any | None:
+    """The headless engine of this build, or None when it has none."""
+    try:
+        from ircon.engine.runtime import Engine
+    except ImportError:
+        return None
+    return Engine
+
+
 # --- the session ----------------------------------------------------------------------
 
 
@@ -371,6 +455,8 @@ class DemoRuntime:
         self.session = session
         self.lines = list(lines) if lines is not None else load_sample()
         self.pipeline: Pipeline | None = None
+        self.engine: Any = None
+        self.picker: PlaybookPicker | None = None
         self.replay_done = False
         self._stop = asyncio.Event()
 
@@ -383,29 +469,47 @@ class DemoRuntime:
         return self.session.log.path
 
     async def run(self, store: Store) -> None:
+        """Replay into the followed file while the engine works it; until ``stop()``."""
         from ircon.demo.replay import Replayer
 
         self._stop = asyncio.Event()
-        pipe = self.pipeline = Pipeline(store, self.session.loaded, log=self.log)
-        await pipe.start()
+        cfg = self.session.loaded.config
+        engine_cls = engine_class()
+        notifier = DemoLogNotifier(self.log)
+        work: list[asyncio.Task[Any]] = []
+        if engine_cls is not None:
+            self.engine = engine_cls(cfg, store, actor=engine_actor(), notifier=notifier)
+            self.picker = PlaybookPicker(store, cfg, self.log, actor=engine_actor())
+            work.append(asyncio.create_task(self.engine.run(self._stop)))
+            work.append(asyncio.create_task(self.picker.run(self._stop)))
+        else:  # a build without the engine: the same pieces, composed here
+            pipe = self.pipeline = Pipeline(store, self.session.loaded, log=self.log,
+                                            notifier=notifier)
+            await pipe.start()
+            work.append(asyncio.create_task(pipe.run(self._stop)))
         replayer = Replayer(self.session.telemetry, self.lines, speed=self.session.speed)
-        follow = asyncio.create_task(pipe.run(self._stop))
         try:
             await replayer.run(self._stop)
             if not self._stop.is_set():
                 self.replay_done = True
                 self.log.write("demo", "replay finished; the console stays live "
                                        "(escalation keeps running) until you quit")
-                await asyncio.sleep(1.0)
-                await pipe.step()
-                await pipe.flush()
             await self._stop.wait()
         finally:
             self._stop.set()
-            follow.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await follow
-            await pipe.aclose()
+            # The engine finishes its current pull and transaction, then releases its lease.
+            await asyncio.gather(*work, return_exceptions=True)
+            if self.pipeline is not None:
+                await self.pipeline.flush()
+                await self.pipeline.aclose()
+
+    async def settle(self, seconds: float = 2.0) -> None:
+        """After the replay: let the last lines be followed and their pages be sent."""
+        await asyncio.sleep(seconds)
+        esc = getattr(self.engine, "escalation", None) or (
+            self.pipeline.escalation if self.pipeline is not None else None)
+        if esc is not None:
+            await esc.drain()
 
     def stop(self) -> None:
         self._stop.set()
