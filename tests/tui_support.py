@@ -157,8 +157,10 @@ async def settle(pilot: Any, rounds: int = 3) -> None:
     app = pilot.app
     for _ in range(rounds):
         await pilot.pause()
-        pending = [w for w in app.workers if w.group != "engine"]
-        await asyncio.gather(*(w.wait() for w in pending), return_exceptions=True)
+        # Not the long-lived ones: the poller, and dialog sequences waiting for keys.
+        pending = [w for w in app.workers if w.group not in ("engine", "run_step")]
+        if pending:
+            await asyncio.wait([asyncio.ensure_future(w.wait()) for w in pending], timeout=5)
         await pilot.pause()
         await asyncio.sleep(0.02)
 

@@ -284,21 +284,24 @@ class AlertsScreen(IrconScreen):
             if hid is None:
                 return
 
-            def write() -> str:
+            def write() -> tuple[str, bool]:
                 from ircon.tui import services
 
                 if hid == NEW_INCIDENT:
-                    return services.new_incident_from_alerts(store, ids, actor=actor)
+                    return services.new_incident_from_alerts(store, ids, actor=actor), True
                 services.assign_alerts(store, ids, hid, actor=actor)
-                return hid
+                return hid, False
 
             self.io(write, self._assigned)
 
         self.app.push_screen(AssignScreen(len(ids)), chosen)
 
-    def _assigned(self, hid: str) -> None:
-        self.notify(f"alerts are on {hid}", markup=False)
+    def _assigned(self, result: tuple[str, bool]) -> None:
+        hid, created = result
+        self.notify(f"{'declared' if created else 'alerts are on'} {hid}", markup=False)
         self._after_write(hid)
+        if created:  # a new incident needs its commander: take them straight to it
+            self.irc.open_incident(hid)
 
     def action_page(self, delta: int) -> None:
         total = self.page.total if self.page else 0

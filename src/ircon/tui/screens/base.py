@@ -95,13 +95,12 @@ class IrconScreen(IoMixin, Screen[None]):
         pass
 
     def on_screen_resume(self) -> None:
-        if self.irc.store is not None:
+        if self.irc.store is not None or self.irc.store_error:
             self.reload()
 
     @on(DataChanged)
     def _changed(self, msg: DataChanged) -> None:
-        if self.irc.store is not None:
-            self.reload()
+        self.reload()
 
 
 class IrconModal(IoMixin, ModalScreen[T]):
