@@ -6,8 +6,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ircon.store import Store
 
 pytest_plugins = ["tests.services"]
 
@@ -21,7 +27,7 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path):  # type: ignore[no-untyped-def]
+def store(db_path: Path) -> Iterator[Store]:
     from ircon.store import open_store
 
     s = open_store(str(db_path))
