@@ -97,15 +97,32 @@ def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> GroupDecision:
     return GroupDecision(_bounded("labels", text), "labels", f"same labels {shown}")
 
 
+DETECTOR_NAMES = {
+    "jailbreak": "Jailbreak",
+    "injection": "Prompt injection",
+    "obfuscation": "Obfuscated prompt",
+    "suffix": "Adversarial suffix",
+    "leakage": "Leakage",
+    "probing": "Probing / model extraction",
+    "wallet": "Denial of wallet",
+}
+
+
 def incident_title(alert: AlertIn, decision: GroupDecision) -> str:
-    """A short title for an incident opened by this alert (raw text; render with visible())."""
+    """A short title a responder reads first (raw text; render with visible()).
+
+    It leads with what is happening in words (the summary), then the rule or
+    alert name and the model; a campaign says so and names the attack family.
+    """
     name = alert.labels.get("alertname") or alert.fingerprint
     summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
+    model = alert.labels.get("model")
+    where = f"{name} on {model}" if model else name
     if decision.basis == "campaign":
-        title = f"Campaign {alert.labels.get(CAMPAIGN_LABEL, '')}: {name}"
+        family = DETECTOR_NAMES.get(alert.labels.get("detector", ""), "Attack")
+        title = f"{family} campaign: {summary or name}"
+    elif summary:
+        title = f"{summary} ({where})"
     else:
-        model = alert.labels.get("model")
-        title = f"{name} on {model}" if model else name
-    if summary:
-        title = f"{title} — {summary}"
+        title = where
     return title[:200]
