@@ -144,7 +144,7 @@ class Watch:
                 with contextlib.suppress(ValueError):
                     self.logs.append(json.loads(line))
 
-    def wait_log(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 20.0
+    def wait_log(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 30.0
                  ) -> dict[str, Any]:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -167,7 +167,7 @@ class Watch:
         with self._lock:
             return any(r.get("msg") == msg for r in self.logs)
 
-    def wait_msg(self, msg: str, timeout: float = 20.0) -> dict[str, Any]:
+    def wait_msg(self, msg: str, timeout: float = 30.0) -> dict[str, Any]:
         return self.wait_log(lambda r: r.get("msg") == msg, timeout)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:

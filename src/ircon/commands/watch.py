@@ -84,7 +84,14 @@ def cmd_watch(args: argparse.Namespace, ctx: Ctx) -> int:
             loop.add_signal_handler(sig, on_signal, sig)
         await engine.run(stop)
 
-    asyncio.run(main())
+    from ircon.engine.runtime import EngineFailed
+    from ircon.store.engine import StoreError
+
+    try:
+        asyncio.run(main())
+    except (EngineFailed, StoreError) as exc:
+        logs.event(log, logging.ERROR, "ircon watch failed", error=str(exc))
+        raise CliError(f"the engine stopped: {exc}", 1) from exc
     logs.event(log, logging.INFO, "ircon watch stopped", **engine.counts)
     return 0
 

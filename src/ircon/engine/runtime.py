@@ -42,6 +42,10 @@ log = logging.getLogger("ircon.engine")
 MAX_EVENTS_PER_BATCH = 5000  # bounded work between two checks of the stop flag
 
 
+class EngineFailed(RuntimeError):
+    """A part of the engine died; it stopped cleanly (lease released) and says why."""
+
+
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep up to ``seconds``; True when ``stop`` was set meanwhile."""
     if stop.is_set():
@@ -88,6 +92,7 @@ class Engine:
                                        "incidents_opened": 0, "batches": 0}
         self._lost = False
         self._stop: asyncio.Event | None = None
+        self.failure: str | None = None
 
     # -- status ------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -150,6 +155,8 @@ class Engine:
                 event(log, logging.INFO, "leader: this engine works the database",
                       holder=self.holder, lease_seconds=self.lease_seconds)
                 await self._lead(stop)
+                if self.failure is not None:
+                    raise EngineFailed(self.failure)
                 if not self._lost:
                     break
                 self._lost = False
@@ -162,7 +169,13 @@ class Engine:
     # -- leading -----------------------------------------------------------------------
     async def _lead(self, stop: asyncio.Event) -> None:
         inner = asyncio.Event()
-        await self._start_parts()
+        try:
+            await self._start_parts()
+        except Exception as exc:  # e.g. an unreadable rule pack: stop cleanly, say why
+            log.error("engine could not start", exc_info=exc)
+            self.failure = f"start: {type(exc).__name__}: {exc}"
+            await self._stop_parts(0)
+            return
         tasks = [
             asyncio.create_task(self._renew(inner), name="lease"),
             asyncio.create_task(self._follow(inner), name="telemetry"),
@@ -176,6 +189,7 @@ class Engine:
             for t in tasks:
                 if t.done() and not t.cancelled() and t.exception() is not None:
                     log.error("engine task %s failed", t.get_name(), exc_info=t.exception())
+                    self.failure = f"{t.get_name()}: {t.exception()!r}"
         finally:
             self.state = "stopping"
             inner.set()
@@ -275,17 +289,24 @@ class Engine:
         while not inner.is_set():
             t0 = time.monotonic()
             events: list[TelemetryEvent] = []
-            for src in self.telemetry:
-                result = await src.pull()
-                events.extend(result.events)
-                if result.skipped:
-                    self.counts["skipped"] += len(result.skipped)
-                    origin, line, reason = result.skipped[0]
-                    event(log, logging.INFO, "telemetry lines skipped", source=src.name,
-                          count=len(result.skipped), first=f"{origin}:{line}", reason=reason)
-            for i in range(0, len(events), MAX_EVENTS_PER_BATCH):
-                await self.process(events[i:i + MAX_EVENTS_PER_BATCH])
-            await _wait(inner, interval - (time.monotonic() - t0))
+            pause = interval
+            try:
+                for src in self.telemetry:
+                    result = await src.pull()
+                    events.extend(result.events)
+                    if result.skipped:
+                        self.counts["skipped"] += len(result.skipped)
+                        origin, line, reason = result.skipped[0]
+                        event(log, logging.INFO, "telemetry lines skipped", source=src.name,
+                              count=len(result.skipped), first=f"{origin}:{line}",
+                              reason=reason)
+                for i in range(0, len(events), MAX_EVENTS_PER_BATCH):
+                    await self.process(events[i:i + MAX_EVENTS_PER_BATCH])
+            except Exception as exc:  # the database busy or gone: say so, keep following
+                self.counts["errors"] = self.counts.get("errors", 0) + 1
+                log.error("processing telemetry failed; retrying", exc_info=exc)
+                pause = max(interval, 2.0)
+            await _wait(inner, pause - (time.monotonic() - t0))
         # Pending windowed detections are journaled too, so nothing seen is lost.
         if self.detectors is not None:
             rest = await asyncio.to_thread(self.detectors.flush)
