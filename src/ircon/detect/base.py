@@ -162,8 +162,10 @@ def finding(
     )
 
 
-_NOT_CALLER = ("system", "developer", "assistant")
-_turn_memo: list[tuple[TelemetryEvent, list[tuple[int, str, str]]]] = []
+_NOT_CALLER = frozenset(("system", "developer", "assistant"))
+# The last event asked about and its answer, as one tuple: replacing it is a single
+# reference store, so a reader never pairs one event with another's messages.
+_turn_memo: tuple[TelemetryEvent | None, list[tuple[int, str, str]]] = (None, [])
 
 
 def current_turn(event: TelemetryEvent) -> list[tuple[int, str, str]]:
@@ -174,8 +176,10 @@ def current_turn(event: TelemetryEvent) -> list[tuple[int, str, str]]:
     were sent. The new input is everything after the last assistant message.
     System and developer prompts belong to the application, not the caller.
     """
-    if _turn_memo and _turn_memo[0][0] is event:
-        return _turn_memo[0][1]
+    global _turn_memo
+    memo = _turn_memo
+    if memo[0] is event:
+        return memo[1]
     msgs = event.messages
     start = 0
     for i in range(len(msgs) - 1, -1, -1):
@@ -185,5 +189,5 @@ def current_turn(event: TelemetryEvent) -> list[tuple[int, str, str]]:
     out: list[tuple[int, str, str]] = [
         (i, m.role, m.content) for i in range(start, len(msgs))
         if (m := msgs[i]).role not in _NOT_CALLER and m.content]
-    _turn_memo[:] = [(event, out)]
+    _turn_memo = (event, out)
     return out

@@ -15,7 +15,7 @@ import re
 
 from ircon.detect.base import BuildContext, current_turn, excerpt, finding, windows
 from ircon.detect.patterns import words_of
-from ircon.detect.rules import PatternSet, Rule, tokens
+from ircon.detect.rules import PatternSet, Rule, btokens, utf8
 from ircon.model.finding import Finding
 from ircon.model.telemetry import TelemetryEvent
 
@@ -64,10 +64,11 @@ class ObfuscationDetector:
         for j in self.judges:
             gate |= j.gate_words
         # rot13 text shows up as rot13 forms of the words the judges look for.
-        self.rot13_gate = frozenset(w.translate(_ROT13) for w in gate if w.isascii()) - gate
+        self.rot13_gate = frozenset(
+            utf8(w.translate(_ROT13)) for w in gate if w.isascii()) - {utf8(w) for w in gate}
 
     def _judge(self, text: str) -> Rule | None:
-        words = tokens(text)
+        words = btokens(text)
         for j in self.judges:
             for hit in j.scan(text, words):
                 return hit.rule
@@ -87,10 +88,11 @@ class ObfuscationDetector:
         if not text.isascii() and _SUSPECT.search(text) is not None:
             out.extend(self._invisible(event, field, full, text, off))
             out.extend(self._homoglyph(event, field, full, text, off))
-        words = words_of(text) if off == 0 and len(text) == len(full) else tokens(text)
+        words = words_of(text) if off == 0 and len(text) == len(full) else btokens(text)
         rule = self.rules.get("obf.encoded")
         if rule is not None and words:
-            if max(map(len, words)) >= 24:
+            if max(map(len, words)) >= 24 and (text.isascii() or max(
+                    len(w.decode("utf-8", "surrogatepass")) for w in words) >= 24):
                 out.extend(self._encoded(event, field, full, text, off, rule))
             if self.rot13_gate and len(self.rot13_gate.intersection(words)) >= 2:
                 decoded = text.translate(_ROT13)

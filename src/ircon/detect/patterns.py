@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from ircon.detect.base import BuildContext, current_turn, excerpt, finding, windows
-from ircon.detect.rules import PatternSet, Rule, tokens
+from ircon.detect.rules import PatternSet, Rule, btokens
 from ircon.model.finding import Finding
 from ircon.model.telemetry import TelemetryEvent
 
 _MEMO_SIZE = 8
-_memo: list[tuple[str, set[str]]] = []
+_memo: list[tuple[str, list[bytes]]] = []
 
 
-def words_of(text: str) -> set[str]:
-    """``tokens(text)``, remembered for the last few texts by identity: several
+def words_of(text: str) -> list[bytes]:
+    """``btokens(text)``, remembered for the last few texts by identity: several
     detectors look at the same message of the same event one after another."""
-    for t, w in _memo:
+    if _memo:
+        t, w = _memo[-1]
         if t is text:
             return w
-    w = tokens(text)
+        for t, w in _memo:
+            if t is text:
+                return w
+    w = btokens(text)
     if len(_memo) >= _MEMO_SIZE:
         del _memo[0]
     _memo.append((text, w))
@@ -43,7 +47,7 @@ class PatternDetector:
         out: list[tuple[Rule, int, int]] = []
         seen: set[str] = set()
         for off, part in windows(text, self.limit):
-            words = words_of(part) if off == 0 and len(part) == len(text) else tokens(part)
+            words = words_of(part) if off == 0 and len(part) == len(text) else btokens(part)
             for hit in pset.scan(part, words, off, skip_quoted=True):
                 if hit.rule.id not in seen:
                     seen.add(hit.rule.id)

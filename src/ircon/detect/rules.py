@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,34 @@ _TOKEN_TABLE = {ord(c): " " for c in _SEPARATORS}
 def tokens(text: str) -> set[str]:
     """The lowercase words of ``text`` (apostrophes and hyphens split words)."""
     return set(text.lower().translate(_TOKEN_TABLE).split())
+
+
+# The same words as UTF-8 bytes, built with C-level byte operations only: a str
+# translate with a dict table costs a dict lookup per character, bytes.translate
+# a table index. ``set(btokens(t)) == {w.encode("utf-8", "surrogatepass") for w
+# in tokens(t)}``: ASCII separators and the ASCII characters ``str.split`` takes
+# for whitespace (\x1c-\x1f included) become spaces in the byte table; non-ASCII
+# separators and whitespace are replaced before encoding (UTF-8 continuation
+# bytes are never ASCII, so words are cut exactly where ``tokens`` cuts them).
+_ASCII_BREAKS = "".join(
+    c for c in map(chr, range(128)) if c in _SEPARATORS or (c.isspace() and c != " "))
+_BYTE_TABLE = bytes.maketrans(_ASCII_BREAKS.encode(), b" " * len(_ASCII_BREAKS))
+_NON_ASCII_BREAKS = re.compile("[" + "".join(
+    re.escape(chr(c)) for c in range(128, 0x110000)
+    if chr(c) in _SEPARATORS or chr(c).isspace()) + "]")
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8; lone surrogates (hostile input) are kept, not rejected."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def btokens(text: str) -> list[bytes]:
+    """The words of ``tokens(text)`` as UTF-8 bytes, in text order, with repeats."""
+    low = text.lower()
+    if low.isascii():
+        return low.encode("ascii").translate(_BYTE_TABLE).split()
+    return utf8(_NON_ASCII_BREAKS.sub(" ", low)).translate(_BYTE_TABLE).split()
 
 
 def _check_keyword(word: str) -> bool:
@@ -371,6 +400,7 @@ def load_rules(extra_dirs: Iterable[Path] = ()) -> list[Rule]:
 # ---------------------------------------------------------------- matching
 
 _DIGIT_RUN = re.compile(r"\d\d\d")
+_NON_DIGITS = bytes(b for b in range(256) if not 48 <= b <= 57)
 _QUOTES = "'\"\u2018\u2019\u201c\u201d\u00ab\u00bb`"
 
 
@@ -382,6 +412,26 @@ def _quoted(text: str, start: int, end: int) -> bool:
     return any(q in tail for q in _QUOTES) and len(text) - end > 0
 
 
+@lru_cache(maxsize=1)
+def _byte_rank() -> dict[int, int]:
+    """How common each byte is in ordinary text (the shipped English sample)."""
+    sample = Path(__file__).resolve().parent / "data" / "english.txt"
+    try:
+        data = sample.read_bytes()
+    except OSError:
+        data = b"etaoinshrdlu etaoin shrdlu"
+    counts = dict.fromkeys(range(256), 0)
+    for b in data:
+        counts[b] += 1
+    return counts
+
+
+def _pivot(raw: bytes) -> int:
+    """The rarest byte of ``raw``: any string containing ``raw`` contains it."""
+    rank = _byte_rank()
+    return min(raw, key=lambda b: rank[b])
+
+
 @dataclass(slots=True)
 class Hit:
     rule: Rule
@@ -390,51 +440,70 @@ class Hit:
 
 
 class PatternSet:
-    """A set of keyword-gated regex rules, matched together over one text."""
+    """A set of keyword-gated regex rules, matched together over one text.
 
-    __slots__ = ("_digit_rules", "_gate", "_literals", "_regex", "gate_words", "rules")
+    Gates are checked without looking at every rule: keywords through one set
+    intersection with the text's words (``btokens``); literals through one
+    ``bytes.translate`` that keeps only the rarest byte of each literal (for
+    ordinary text that leaves nothing, and only the literals of the bytes that
+    remain are searched); the digits gate through a count of ASCII digits.
+    """
+
+    __slots__ = ("_digit_min", "_digit_rules", "_gate", "_lit_delete", "_lit_pivots",
+                 "_regex", "_requires", "gate_bytes", "gate_words", "rules")
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules = [r for r in rules if r.patterns]
         self._regex = [r.compiled() for r in self.rules]
-        self._gate: dict[str, list[int]] = {}
-        self._literals: list[tuple[str, int]] = []
+        self._gate: dict[bytes, list[int]] = {}
+        self._requires = [frozenset(utf8(w) for w in r.requires) if r.requires else None
+                          for r in self.rules]
+        self._lit_pivots: dict[int, list[tuple[str, int]]] = {}
         for i, r in enumerate(self.rules):
             for w in r.keywords:
-                self._gate.setdefault(w, []).append(i)
+                self._gate.setdefault(utf8(w), []).append(i)
             for lit in r.literals:
-                self._literals.append((lit, i))
-        self._digit_rules = [i for i, r in enumerate(self.rules)
-                             if r.params.get("gate") == "digits"]
-        self.gate_words = frozenset(self._gate)
+                self._lit_pivots.setdefault(_pivot(utf8(lit)), []).append((lit, i))
+        self._lit_delete = bytes(b for b in range(256) if b not in self._lit_pivots)
+        self._digit_rules = [(i, int(r.params.get("min_digits", 3)))
+                             for i, r in enumerate(self.rules) if r.params.get("gate") == "digits"]
+        self._digit_min = min((m for _i, m in self._digit_rules), default=0)
+        self.gate_bytes = frozenset(self._gate)
+        self.gate_words = frozenset(w.decode("utf-8", "surrogatepass") for w in self._gate)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
 
-    def candidates(self, words: set[str] | None, text: str = "") -> list[int]:
-        """Rules whose gate opens: one of their keywords is in ``words`` or one of
-        their literals is in ``text``."""
+    def candidates(self, words: list[bytes] | None, text: str = "") -> list[int]:
+        """Rules whose gate opens: one of their keywords is in ``words`` (``btokens``
+        of ``text``) and, if they have ``requires``, one of those too; or one of their
+        literals is in ``text``; or ``text`` has enough digits for a digits gate."""
         idx: set[int] = set()
         if words:
-            hit = self.gate_words.intersection(words)
-            for w in hit:
-                idx.update(self._gate[w])
-            if idx:
-                rules = self.rules
-                idx = {i for i in idx if not rules[i].requires
-                       or not rules[i].requires.isdisjoint(words)}
-        if text:
-            for lit, i in self._literals:
-                if lit in text:
-                    idx.add(i)
-            if self._digit_rules and _DIGIT_RUN.search(text) is not None:
-                digits = sum(map(text.count, "0123456789"))
-                rules = self.rules
-                idx.update(i for i in self._digit_rules
-                           if digits >= int(rules[i].params.get("min_digits", 3)))
-        return sorted(idx)
+            hit = self.gate_bytes.intersection(words)
+            if hit:
+                gate, req = self._gate, self._requires
+                for w in hit:
+                    for i in gate[w]:
+                        r = req[i]
+                        if r is None or not r.isdisjoint(words):
+                            idx.add(i)
+        if text and (self._lit_pivots or self._digit_rules):
+            raw = utf8(text)
+            if self._lit_pivots:
+                present = raw.translate(None, self._lit_delete)
+                if present:
+                    for b in set(present):
+                        for lit, i in self._lit_pivots[b]:
+                            if lit in text:
+                                idx.add(i)
+            if self._digit_rules:
+                digits = len(raw.translate(None, _NON_DIGITS))
+                if digits >= self._digit_min and _DIGIT_RUN.search(text) is not None:
+                    idx.update(i for i, least in self._digit_rules if digits >= least)
+        return sorted(idx) if idx else []
 
-    def scan(self, text: str, words: set[str] | None, offset: int = 0,
+    def scan(self, text: str, words: list[bytes] | None, offset: int = 0,
              *, skip_quoted: bool = False) -> Iterator[Hit]:
         """First match of each candidate rule in ``text`` (offsets shifted by ``offset``).
 

@@ -30,6 +30,10 @@ HEAD_CHARS = 400
 _SYMBOLS = "[]{}()<>\\/|*_=+~^`@#$%&"
 _STRIP_SYMBOLS = {ord(c): None for c in _SYMBOLS}
 _CASE_FLIP = re.compile(r"[a-z][A-Z]")
+# The same test as ``_CASE_FLIP.search``, started on the (rarer) capital letter so
+# the regex engine skips most positions in its C loop.
+_UPPER_AFTER_LOWER = re.compile(r"[A-Z](?<=[a-z][A-Z])")
+_SYMBOL_BYTES = _SYMBOLS.encode("ascii")
 _WORDS = re.compile(r"[A-Za-z]+")
 _CODE = re.compile(
     r"\b(?:def|return|function|const|let|var|import|class|public|void|int|printf|console|"
@@ -173,15 +177,21 @@ class SuffixDetector:
 
     @staticmethod
     def gate(text: str) -> bool:
-        tail = text[-TAIL_CHARS:]
         if len(text) < 40:
             return False
-        nsym = len(tail) - len(tail.translate(_STRIP_SYMBOLS))
-        if nsym < 3 and not (nsym >= 1 and _CASE_FLIP.search(tail) is not None):
+        tail = text[-TAIL_CHARS:]
+        # Symbols are ASCII: counting them in the UTF-8 bytes is exact, and a bytes
+        # translate is a table lookup per byte where a str translate is a dict lookup.
+        raw = tail.encode("utf-8", "surrogatepass")
+        nsym = len(raw) - len(raw.translate(None, _SYMBOL_BYTES))
+        if nsym == 0:
+            return False
+        flip = _UPPER_AFTER_LOWER.search(tail) is not None
+        if nsym < 3 and not flip:
             return False
         # Source code: brackets balanced and no case flips glued into words - the two
         # strongest suffix signals are absent, so the statistics cannot reach the threshold.
-        if _CASE_FLIP.search(tail) is None:
+        if not flip:
             return any(tail.count(o) != tail.count(c) for o, c in ("()", "[]", "{}"))
         return True
 
