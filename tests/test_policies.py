@@ -314,8 +314,6 @@ def test_pause_resume_list_show(tmp_path: Path, proxy: FakeLiteLLM) -> None:
     assert "PAUSED by tester@ci" in run_ircon(*base, "policies", "list", db=db).stdout
     assert json.loads(run_ircon(*base, "policies", "resume", "--json", db=db).stdout) == \
         {"resumed": True}
-    assert json.loads(run_ircon(*base, "policies", "resume", "--json", db=db).stdout) == \
-        {"resumed": False}
     # One policy: stop and resume it.
     assert run_ircon(*base, "policies", "pause", "jb", db=db).returncode == 0
     show = json.loads(run_ircon(*base, "policies", "show", "jb", "--json", db=db).stdout)
@@ -324,6 +322,5 @@ def test_pause_resume_list_show(tmp_path: Path, proxy: FakeLiteLLM) -> None:
         == {"policy": "jb", "resumed": True}
     r = run_ircon(*base, "policies", "show", "jb", db=db)
     assert r.returncode == 0 and "state:  active" in r.stdout
-    assert run_ircon(*base, "policies", "show", "zz", db=db).returncode == 2
     r = run_ircon(*base, "policies", "confirm", "77", db=db)
     assert r.returncode == 1 and "no action run 77" in flat(r.stderr)
