@@ -9,6 +9,7 @@ size is bounded whatever the number of keys an attacker rotates through.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
@@ -45,6 +46,31 @@ class BuildContext:
     def rules_for(self, detector: str) -> list[Rule]:
         off = set(self.cfg.disabled)
         return [r for r in self.rules if r.detector == detector and r.id not in off]
+
+
+@dataclass(frozen=True, slots=True)
+class TextGate:
+    """What a detector of new-turn prompt text needs to see before it can find
+    anything. The detector set merges the gates of its detectors and, for an event
+    whose new text has none of it, does not call them at all: one pass of C-level
+    byte operations stands in for a handful of detectors on ordinary traffic.
+
+    A gate must be a superset test: if ``observe`` could return a finding for an
+    event, some new-turn text of it satisfies the gate. Texts longer than
+    ``max_chars`` are always handed to the detectors (they examine windows).
+    """
+
+    words: frozenset[bytes] = frozenset()  # any of these words (``btokens``) opens it
+    rot13_words: frozenset[bytes] = frozenset()  # two of these open it
+    pivot_bytes: bytes = b""  # any of these bytes (UTF-8) opens it
+    long_word: int = 0  # a word of at least this many bytes opens it (0: off)
+    suspect: re.Pattern[str] | None = None  # a match of this in non-ASCII text opens it
+    check: Callable[[str], bool] | None = None  # a cheap test of its own; True opens it
+    max_chars: int = 0
+
+
+class Gated(Protocol):
+    def text_gate(self) -> TextGate | None: ...
 
 
 DetectorFactory = Callable[[BuildContext], Detector]

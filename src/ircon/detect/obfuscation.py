@@ -13,7 +13,14 @@ import base64
 import binascii
 import re
 
-from ircon.detect.base import BuildContext, current_turn, excerpt, finding, windows
+from ircon.detect.base import (
+    BuildContext,
+    TextGate,
+    current_turn,
+    excerpt,
+    finding,
+    windows,
+)
 from ircon.detect.patterns import words_of
 from ircon.detect.rules import PatternSet, Rule, btokens, utf8
 from ircon.model.finding import Finding
@@ -203,6 +210,13 @@ class ObfuscationDetector:
             evidence=(excerpt(field, full, off + first.start(), off + first.end()),),
             campaign=f"rule:{rule.id}", details={"words": len(mixed_words)},
         )]
+
+    def text_gate(self) -> TextGate:
+        encoded = "obf.encoded" in self.rules
+        unicode = "obf.invisible" in self.rules or "obf.homoglyph" in self.rules
+        return TextGate(rot13_words=self.rot13_gate if encoded else frozenset(),
+                        long_word=24 if encoded else 0, suspect=_SUSPECT if unicode else None,
+                        max_chars=self.limit)
 
     def flush(self) -> list[Finding]:
         return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ircon.detect.base import BuildContext, current_turn, excerpt, finding, windows
+from ircon.detect.base import BuildContext, TextGate, current_turn, excerpt, finding, windows
 from ircon.detect.rules import PatternSet, Rule, btokens
 from ircon.model.finding import Finding
 from ircon.model.telemetry import TelemetryEvent
@@ -72,6 +72,11 @@ class PatternDetector:
                     details={"role": role, "category": rule.category, "indirect": indirect},
                 ))
         return out
+
+    def text_gate(self) -> TextGate:
+        pw, pb = self.prompt_rules.gate_summary()
+        tw, tb = self.tool_rules.gate_summary()
+        return TextGate(words=pw | tw, pivot_bytes=pb + tb, max_chars=self.limit)
 
     def flush(self) -> list[Finding]:
         return []

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ircon.detect import base
-from ircon.detect.base import BuildContext, Detector
+from ircon.detect.base import BuildContext, Detector, TextGate, current_turn
 from ircon.detect.campaign import CampaignCorrelator
 from ircon.detect.campaign import from_context as campaign_from_context
 from ircon.detect.leakage import read_system_prompts
+from ircon.detect.patterns import words_of
 from ircon.detect.rules import Rule, load_rules
 from ircon.detect.settings import DetectConfig
 from ircon.model.finding import Finding
@@ -40,6 +41,46 @@ class DetectStats:
     last_error: dict[str, str] = field(default_factory=dict)
 
 
+class _MergedGate:
+    """The text gates of several detectors as one test (see ``base.TextGate``)."""
+
+    __slots__ = ("checks", "delete", "long_word", "max_chars", "rot13", "suspect", "words")
+
+    def __init__(self, gates: list[TextGate]) -> None:
+        self.words = frozenset().union(*(g.words for g in gates))
+        self.rot13 = frozenset().union(*(g.rot13_words for g in gates))
+        pivots = set(b"".join(g.pivot_bytes for g in gates))
+        self.delete = bytes(b for b in range(256) if b not in pivots)
+        self.long_word = min((g.long_word for g in gates if g.long_word), default=0)
+        self.max_chars = min((g.max_chars for g in gates if g.max_chars), default=1 << 62)
+        self.suspect = tuple(g.suspect for g in gates if g.suspect is not None)
+        self.checks = tuple(g.check for g in gates if g.check is not None)
+
+    def quiet(self, event: TelemetryEvent) -> bool:
+        """True when no new-turn text of ``event`` opens any of the gates."""
+        for _idx, _role, text in current_turn(event):
+            if len(text) > self.max_chars:
+                return False
+            words = words_of(text)
+            if words:
+                if not self.words.isdisjoint(words):
+                    return False
+                if self.long_word and max(map(len, words)) >= self.long_word:
+                    return False
+                if self.rot13 and len(self.rot13.intersection(words)) >= 2:
+                    return False
+            if text.encode("utf-8", "surrogatepass").translate(None, self.delete):
+                return False
+            if not text.isascii():
+                for rx in self.suspect:
+                    if rx.search(text) is not None:
+                        return False
+            for check in self.checks:
+                if check(text):
+                    return False
+        return True
+
+
 class DetectorSet:
     def __init__(self, detectors: list[Detector], campaign: CampaignCorrelator | None,
                  rules: list[Rule]) -> None:
@@ -47,6 +88,18 @@ class DetectorSet:
         self.campaign = campaign
         self.rules = rules
         self.stats = DetectStats()
+        # Detectors that only read new-turn text and say what they need to see are
+        # skipped together for events whose text shows none of it.
+        gates: list[TextGate] = []
+        gated: set[int] = set()
+        for d in detectors:
+            tg = getattr(d, "text_gate", None)
+            g = tg() if callable(tg) else None
+            if isinstance(g, TextGate):
+                gates.append(g)
+                gated.add(id(d))
+        self._gate = _MergedGate(gates) if gates else None
+        self._gated = frozenset(gated)
 
     @classmethod
     def from_config(cls, cfg: DetectConfig | None = None, *, rules_dir: Path | None = None,
@@ -72,7 +125,11 @@ class DetectorSet:
         out: list[Finding] = []
         stats = self.stats
         stats.events += 1
+        gate = self._gate
+        skip = self._gated if gate is not None and gate.quiet(event) else ()
         for d in self.detectors:
+            if skip and id(d) in skip:
+                continue
             try:
                 got = d.observe(event)
             except Exception as exc:

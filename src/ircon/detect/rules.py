@@ -426,6 +426,25 @@ def _byte_rank() -> dict[int, int]:
     return counts
 
 
+@lru_cache(maxsize=1)
+def _word_counts() -> dict[bytes, int]:
+    """How often each word occurs in the shipped English sample."""
+    sample = Path(__file__).resolve().parent / "data" / "english.txt"
+    try:
+        text = sample.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    counts: dict[bytes, int] = {}
+    for w in btokens(text):
+        counts[w] = counts.get(w, 0) + 1
+    return counts
+
+
+def _commonness(words: Iterable[bytes]) -> float:
+    counts = _word_counts()
+    return sum(counts.get(w, 0) + 0.5 for w in words)
+
+
 def _pivot(raw: bytes) -> int:
     """The rarest byte of ``raw``: any string containing ``raw`` contains it."""
     rank = _byte_rank()
@@ -473,6 +492,21 @@ class PatternSet:
 
     def __bool__(self) -> bool:
         return bool(self.rules)
+
+    def gate_summary(self) -> tuple[frozenset[bytes], bytes]:
+        """Words and bytes of which a text must contain at least one for any rule of
+        this set to have a chance: per rule, the rarer of its keywords and its
+        ``requires`` (both must be present, so either one is a sufficient test), the
+        pivot byte of each literal, and the digits when a rule has a digits gate."""
+        words: set[bytes] = set()
+        for i, r in enumerate(self.rules):
+            kw = {utf8(w) for w in r.keywords}
+            req = self._requires[i]
+            words |= kw if req is None or _commonness(kw) <= _commonness(req) else req
+        pivots = bytes(sorted(self._lit_pivots))
+        if self._digit_rules:
+            pivots += b"0123456789"
+        return frozenset(words), pivots
 
     def candidates(self, words: list[bytes] | None, text: str = "") -> list[int]:
         """Rules whose gate opens: one of their keywords is in ``words`` (``btokens``

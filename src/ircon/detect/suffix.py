@@ -18,7 +18,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from ircon.detect.base import BuildContext, current_turn, excerpt, finding
+from ircon.detect.base import BuildContext, TextGate, current_turn, excerpt, finding
 from ircon.detect.rules import Rule
 from ircon.model.finding import Finding
 from ircon.model.telemetry import TelemetryEvent
@@ -224,6 +224,9 @@ class SuffixDetector:
                 details={k: round(v, 3) for k, v in f.items()} | {"suffix_score": round(s, 3)},
             ))
         return out
+
+    def text_gate(self) -> TextGate:
+        return TextGate(check=self.gate if self.rule is not None else None)
 
     def flush(self) -> list[Finding]:
         return []
