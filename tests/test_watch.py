@@ -217,8 +217,9 @@ def test_failing_adapter_is_retried_then_escalated_never_done(
     setups.append(s)
     w = s.watch()
     w.wait_msg("engine started")
-    append(s.tel, telemetry_line(attacker))
+    append(s.tel, *[telemetry_line(attacker) for _ in range(4)])  # a burst: one attempt
     wait_for(lambda: any(b.get("event") == "failed" for b in s.policy_events()), 15)
+    time.sleep(0.5)
     assert len(blocks(proxy)) == 3
     assert proxy.keys[attacker]["blocked"] is False
     entries = s.entries()

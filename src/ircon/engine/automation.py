@@ -213,13 +213,17 @@ class _Loaded:
     state: dict[str, Any]
     run_status: dict[int, str] = field(default_factory=dict)
 
-    def history(self, now: float) -> list[PastAction]:
+    def history(self, now: float, retry_after: float) -> list[PastAction]:
+        """The policy's past actions; one that failed less than ``retry_after`` seconds ago
+        counts as in force: a person was escalated to, and a burst of findings for the
+        same target must not start a storm of failing calls."""
         out = []
         for e in self.state.get("recent", []):
             status = self.run_status.get(int(e["run"]), e["status"]) if e.get("run") else \
                 e["status"]
             until = e.get("until")
-            active = status in ACTIVE and (until is None or until > now)
+            active = (status in ACTIVE and (until is None or until > now)) or (
+                status == "failed" and float(e["at"]) > now - retry_after)
             out.append(PastAction(float(e["at"]), str(e["scope"]), str(e["mode"]), active))
         return out
 
@@ -377,7 +381,8 @@ class Automation:
         f = item.finding
         loaded = await asyncio.to_thread(self._load, name)
         now = time.time()
-        d = decide(name, p, f, count=item.count, history=loaded.history(now), now=now,
+        d = decide(name, p, f, count=item.count,
+                   history=loaded.history(now, p.when.window_seconds), now=now,
                    paused=loaded.paused is not None, stopped=bool(loaded.state.get("stopped")))
         self.stats[d.verdict if d.verdict != "skip" else d.reason] += 1
         if d.verdict == "skip":
