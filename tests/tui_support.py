@@ -152,7 +152,7 @@ def seed_demo(store: Store, *, hostile: bool = False) -> dict[str, str]:
     return {"jailbreak": jb, "injection": pi, "wallet": dw}
 
 
-async def settle(pilot: Any, rounds: int = 3) -> None:
+async def settle(pilot: Any, rounds: int = 2) -> None:
     """Let workers finish and their messages land (data is loaded in threads)."""
     app = pilot.app
     for _ in range(rounds):
@@ -162,7 +162,6 @@ async def settle(pilot: Any, rounds: int = 3) -> None:
         if pending:
             await asyncio.wait([asyncio.ensure_future(w.wait()) for w in pending], timeout=5)
         await pilot.pause()
-        await asyncio.sleep(0.02)
 
 
 def make_app(store: Store, **kw: Any) -> Any:

@@ -12,8 +12,9 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from ircon.tui import safe
 from ircon.tui.screens.base import IrconScreen
-from ircon.tui.screens.common import PAGE, empty_state, page_note, sev_cell
+from ircon.tui.screens.common import PAGE, empty_state, page_note, set_columns, sev_cell
 from ircon.tui.timefmt import age
+from ircon.tui.widgets.field import Field
 from ircon.tui.widgets.topbar import TopBar
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class AlertsScreen(IrconScreen):
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
         yield Static(id="health", classes="health")
-        flt = Input(placeholder="filter: words match name, summary, source, labels, severity",
+        flt = Field(placeholder="filter: words match name, summary, source, labels, severity",
                     id="filter", classes="filter")
         flt.display = False
         yield flt
@@ -89,21 +90,17 @@ class AlertsScreen(IrconScreen):
         now = self.irc.now()
         t: DataTable[Text] = self.query_one("#queue", DataTable)
         keep = t.cursor_row
-        t.clear(columns=True)
         wide = self.size.width >= 110
         src_w, inc_w = (14, 12) if wide else (10, 12)
-        fixed = 1 + 4 + 5 + src_w + 5 + inc_w + (4 if wide else 0)
+        fixed = 1 + 4 + 5 + src_w + 5 + inc_w + (3 if wide else 0)
         ncols = 8 if wide else 7
         sum_w = max(10, self.size.width - fixed - 2 * ncols - 3)
-        t.add_column(" ", key="sel")
-        t.add_column("Sev", key="sev")
-        t.add_column("Age", key="age")
-        t.add_column("Source", key="source", width=src_w)
-        t.add_column("Summary", key="summary", width=sum_w)
-        t.add_column("×", key="count")
-        t.add_column("Incident", key="incident", width=inc_w)
+        spec = [(" ", "sel", 1), ("Sev", "sev", 4), ("Age", "age", 5),
+                ("Source", "source", src_w), ("Summary", "summary", sum_w), ("×", "count", 5),
+                ("Incident", "incident", inc_w)]
         if wide:
-            t.add_column("Ack", key="ack")
+            spec.append(("Ack", "ack", 3))
+        set_columns(t, spec)
         for r in page.rows:
             mark = Text("●", style="bold") if r.id in self.selected else Text(" ")
             style = "dim" if r.status == "resolved" else ""

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.widgets import DataTable
 
 from ircon.tui import safe
 
@@ -67,6 +68,17 @@ def empty_state(app: IrconApp, what: str) -> Text:
                    "validates the file.)\n")
     out.append("Press N to declare an incident by hand, ? for keys, : for commands.")
     return out
+
+
+def set_columns(table: DataTable[Text], spec: list[tuple[str, str, int]]) -> None:
+    """Fixed-width columns (no auto-sizing reflow); rebuilt only when the layout changes."""
+    current = [(str(c.label), str(c.key.value), c.width) for c in table.columns.values()]
+    if current == spec:
+        table.clear()
+        return
+    table.clear(columns=True)
+    for label, key, width in spec:
+        table.add_column(label, key=key, width=width)
 
 
 def page_note(offset: int, shown: int, total: int) -> str:

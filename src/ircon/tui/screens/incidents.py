@@ -12,8 +12,16 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from ircon.tui import safe
 from ircon.tui.screens.base import IrconScreen
-from ircon.tui.screens.common import PAGE, empty_state, page_note, sev_cell, status_cell
+from ircon.tui.screens.common import (
+    PAGE,
+    empty_state,
+    page_note,
+    set_columns,
+    sev_cell,
+    status_cell,
+)
 from ircon.tui.timefmt import age, countdown
+from ircon.tui.widgets.field import Field
 from ircon.tui.widgets.topbar import TopBar
 
 if TYPE_CHECKING:
@@ -39,7 +47,7 @@ class IncidentsScreen(IrconScreen):
 
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
-        flt = Input(placeholder="filter: words match id, title, severity, status, commander",
+        flt = Field(placeholder="filter: words match id, title, severity, status, commander",
                     id="filter", classes="filter")
         flt.display = False
         yield flt
@@ -78,21 +86,17 @@ class IncidentsScreen(IrconScreen):
         now = self.irc.now()
         t: DataTable[Text] = self.query_one("#board", DataTable)
         keep = t.cursor_row
-        t.clear(columns=True)
         # Column widths follow the terminal: the title takes what the others leave.
         clocks = any(r.next_clock for r in page.rows)
         cmdr_w = 12 if self.size.width < 110 else 24
         fixed = 12 + 4 + 12 + cmdr_w + 6 + (18 if clocks else 0)
         ncols = 7 if clocks else 6
         title_w = max(10, self.size.width - fixed - 2 * ncols - 3)
-        t.add_column("ID", key="id")
-        t.add_column("Sev", key="sev")
-        t.add_column("Status", key="status")
-        t.add_column("Title", key="title", width=title_w)
-        t.add_column("Commander", key="cmdr", width=cmdr_w)
-        t.add_column("Age", key="age")
+        spec = [("ID", "id", 12), ("Sev", "sev", 4), ("Status", "status", 12),
+                ("Title", "title", title_w), ("Commander", "cmdr", cmdr_w), ("Age", "age", 6)]
         if clocks:
-            t.add_column("Next clock", key="clock")
+            spec.append(("Next clock", "clock", 18))
+        set_columns(t, spec)
         for r in page.rows:
             cells = [
                 Text(r.id, style="bold"), sev_cell(r.severity), status_cell(r.status),

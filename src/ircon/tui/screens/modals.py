@@ -17,6 +17,7 @@ from ircon.model.severity import SEVERITIES
 from ircon.tui import safe
 from ircon.tui.screens.base import IrconModal
 from ircon.tui.timefmt import stamp
+from ircon.tui.widgets.field import Field
 
 if TYPE_CHECKING:
     from ircon.tui.services import ActionOutcome, ActionPlan, AlertDetail, BoardRow
@@ -43,7 +44,7 @@ class PromptScreen(IrconModal[str]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(safe.text(self.title_text, 200, style="bold"), classes="dialog-title")
-            yield Input(value=self.value, placeholder=self.placeholder,
+            yield Field(value=self.value, placeholder=self.placeholder,
                         max_length=self.max_length, id="prompt")
             yield _hint("enter: save · esc: cancel")
 
@@ -76,7 +77,7 @@ class ChoiceScreen(IrconModal[tuple[str, str]]):
                          id=v) for v, label in self.options],
                 id="choices",
             )
-            yield Input(placeholder="reason (recorded in the journal)", id="reason",
+            yield Field(placeholder="reason (recorded in the journal)", id="reason",
                         max_length=2000)
             yield _hint("enter: choose · then type the reason · esc: cancel")
 
@@ -127,7 +128,7 @@ class DeclareScreen(IrconModal[tuple[str, str]]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text("Declare an incident", style="bold"), classes="dialog-title")
-            yield Input(placeholder="title: what is happening", id="title", max_length=300)
+            yield Field(placeholder="title: what is happening", id="title", max_length=300)
             yield OptionList(*[Option(label, id=v) for v, label in severity_choices()],
                              id="severity")
             yield _hint("type the title, enter, pick a severity, enter · esc: cancel")
@@ -273,8 +274,8 @@ class SilenceScreen(IrconModal[tuple[float, str]]):
         with Vertical(classes="dialog"):
             yield Static(Text(f"Silence {self.count} alert(s)", style="bold"),
                          classes="dialog-title")
-            yield Input(value="2", placeholder="hours", id="hours", type="number")
-            yield Input(placeholder="comment: why (required)", id="comment", max_length=500)
+            yield Field(value="2", placeholder="hours", id="hours", type="number")
+            yield Field(placeholder="comment: why (required)", id="comment", max_length=500)
             yield _hint("enter: silence · esc: cancel")
 
     def on_mount(self) -> None:
