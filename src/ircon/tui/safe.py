@@ -8,6 +8,8 @@ or markup tag from outside can act on the terminal or on Textual.
 
 from __future__ import annotations
 
+import re
+
 from rich.style import Style
 from rich.text import Text
 
@@ -37,6 +39,14 @@ def label(value: object, limit: int | None = 200) -> str:
     ``visible`` already removed every control character; Textual's own escape
     stops its content markup from reading the rest as tags or click actions.
     """
-    from textual.markup import escape
+    return _BRACKET.sub(_escape_tag, plain(value, limit))
 
-    return escape(plain(value, limit))
+
+# Textual's own escape rule (a backslash before anything that could open a tag), without
+# its trailing-backslash doubling, which Textual's parser would then show twice.
+_BRACKET = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+
+
+def _escape_tag(m: re.Match[str]) -> str:
+    backslashes, tag = m.groups()
+    return f"{backslashes}{backslashes}\\{tag}"
