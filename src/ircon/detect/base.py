@@ -66,6 +66,7 @@ class TextGate:
     long_word: int = 0  # a word of at least this many bytes opens it (0: off)
     suspect: re.Pattern[str] | None = None  # a match of this in non-ASCII text opens it
     check: Callable[[str], bool] | None = None  # a cheap test of its own; True opens it
+    check_bytes: bytes | None = None  # ``check`` can only be true if one of these is present
     max_chars: int = 0
 
 
@@ -206,14 +207,12 @@ def current_turn(event: TelemetryEvent) -> list[tuple[int, str, str]]:
     memo = _turn_memo
     if memo[0] is event:
         return memo[1]
-    msgs = event.messages
-    start = 0
-    for i in range(len(msgs) - 1, -1, -1):
-        if msgs[i].role == "assistant":
-            start = i + 1
-            break
-    out: list[tuple[int, str, str]] = [
-        (i, m.role, m.content) for i in range(start, len(msgs))
-        if (m := msgs[i]).role not in _NOT_CALLER and m.content]
+    out: list[tuple[int, str, str]] = []
+    for i, m in enumerate(event.messages):  # one pass: an assistant message restarts the turn
+        role = m.role
+        if role == "assistant":
+            out = []
+        elif role not in _NOT_CALLER and m.content:
+            out.append((i, role, m.content))
     _turn_memo = (event, out)
     return out

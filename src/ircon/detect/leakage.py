@@ -18,6 +18,7 @@ from ircon.model.telemetry import TelemetryEvent
 NAME = "leakage"
 _ANCHOR_LEN = 16
 _MAX_PROTECTED = 256  # distinct system prompts whose probes are remembered
+_PROTECTED_ROLES = frozenset(("system", "developer"))
 
 
 def mask(value: str) -> str:
@@ -109,9 +110,26 @@ class LeakageDetector:
             self._anchor_cache[text] = got
         return got
 
+    def _quiet(self, event: TelemetryEvent, resp: str) -> bool:
+        """True when ``resp`` (examined whole) holds no canary, no anchor of a
+        protected prompt and opens no rule gate: the common case, checked with
+        C-level substring searches and no per-rule Python work."""
+        if self.canaries and any(map(resp.__contains__, self.canaries)):
+            return False
+        if "leak.system_prompt" in self.by_id:
+            has = resp.__contains__
+            for m in event.messages:
+                if m.role in _PROTECTED_ROLES and m.content and any(
+                        map(has, self._anchors_for(m.content))):
+                    return False
+            for _prompt, anchors in self.configured:
+                if any(map(has, anchors)):
+                    return False
+        return not (self.patterns and self.patterns.candidates(None, resp))
+
     def observe(self, event: TelemetryEvent) -> list[Finding]:
         resp = event.response
-        if not resp:
+        if not resp or (len(resp) <= self.limit and self._quiet(event, resp)):
             return []
         out: list[Finding] = []
         for off, part in windows(resp, self.limit):
@@ -142,7 +160,7 @@ class LeakageDetector:
                        off: int) -> list[Finding]:
         protected: list[tuple[str, tuple[str, ...]]] = [
             (m.content, self._anchors_for(m.content))
-            for m in event.messages if m.role in ("system", "developer") and m.content
+            for m in event.messages if m.role in _PROTECTED_ROLES and m.content
         ]
         protected.extend(self.configured)
         for prompt, anchors in protected:

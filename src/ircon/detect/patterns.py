@@ -14,18 +14,19 @@ _memo: list[tuple[str, list[bytes]]] = []
 def words_of(text: str) -> list[bytes]:
     """``btokens(text)``, remembered for the last few texts by identity: several
     detectors look at the same message of the same event one after another."""
-    if _memo:
-        t, w = _memo[-1]
+    for t, w in reversed(_memo):
         if t is text:
             return w
-        for t, w in _memo:
-            if t is text:
-                return w
     w = btokens(text)
+    remember_words(text, w)
+    return w
+
+
+def remember_words(text: str, words: list[bytes]) -> None:
+    """Let ``words_of(text)`` answer ``words`` (computed elsewhere) without recomputing."""
     if len(_memo) >= _MEMO_SIZE:
         del _memo[0]
-    _memo.append((text, w))
-    return w
+    _memo.append((text, words))
 
 
 class PatternDetector:

@@ -12,6 +12,7 @@ that event; one hostile event never stops detection for the others.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +21,8 @@ from ircon.detect.base import BuildContext, Detector, TextGate, current_turn
 from ircon.detect.campaign import CampaignCorrelator
 from ircon.detect.campaign import from_context as campaign_from_context
 from ircon.detect.leakage import read_system_prompts
-from ircon.detect.patterns import words_of
-from ircon.detect.rules import Rule, load_rules
+from ircon.detect.patterns import remember_words
+from ircon.detect.rules import Rule, load_rules, word_bytes
 from ircon.detect.settings import DetectConfig
 from ircon.model.finding import Finding
 from ircon.model.telemetry import TelemetryEvent
@@ -41,65 +42,100 @@ class DetectStats:
     last_error: dict[str, str] = field(default_factory=dict)
 
 
-class _MergedGate:
-    """The text gates of several detectors as one test (see ``base.TextGate``)."""
+_LONG_RUN_TABLE = bytes.maketrans(bytes(range(256)), b"x" * 32 + b" " + b"x" * 223)
 
-    __slots__ = ("checks", "delete", "long_word", "max_chars", "rot13", "suspect", "words")
+
+class _MergedGate:
+    """The text gates of several detectors as one test (see ``base.TextGate``).
+
+    Per new-turn text: one word split, one set test for the keywords of every
+    rule (and rot13 forms), one ``bytes.translate`` that keeps only the bytes
+    any gate looks for, and a search for a long word in a byte mask - all C
+    loops. Detectors' own checks run only when one of their bytes is present.
+    """
+
+    __slots__ = ("any_words", "check_delete", "checks", "delete", "long_run", "max_chars",
+                 "pivot_delete", "rot13", "suspect", "words")
 
     def __init__(self, gates: list[TextGate]) -> None:
         self.words = frozenset().union(*(g.words for g in gates))
         self.rot13 = frozenset().union(*(g.rot13_words for g in gates))
+        self.any_words = self.words | self.rot13
         pivots = set(b"".join(g.pivot_bytes for g in gates))
-        self.delete = bytes(b for b in range(256) if b not in pivots)
-        self.long_word = min((g.long_word for g in gates if g.long_word), default=0)
+        self.checks: tuple[tuple[Callable[[str], bool], bytes | None], ...] = tuple(
+            (g.check, g.check_bytes) for g in gates if g.check is not None)
+        wanted = pivots.union(*(set(cb) for _c, cb in self.checks if cb is not None))
+        self.delete = bytes(b for b in range(256) if b not in wanted)
+        self.pivot_delete = bytes(b for b in range(256) if b not in pivots)
+        self.check_delete = [bytes(b for b in range(256) if b not in cb) if cb is not None
+                             else None for _c, cb in self.checks]
+        long_word = min((g.long_word for g in gates if g.long_word), default=0)
+        self.long_run = b"x" * long_word if long_word else b""
         self.max_chars = min((g.max_chars for g in gates if g.max_chars), default=1 << 62)
         self.suspect = tuple(g.suspect for g in gates if g.suspect is not None)
-        self.checks = tuple(g.check for g in gates if g.check is not None)
 
     def quiet(self, event: TelemetryEvent) -> bool:
         """True when no new-turn text of ``event`` opens any of the gates."""
         for _idx, _role, text in current_turn(event):
             if len(text) > self.max_chars:
                 return False
-            words = words_of(text)
+            wb = word_bytes(text)
+            words = wb.split()
+            remember_words(text, words)  # the detectors reuse them if the gate opens
             if words:
-                if not self.words.isdisjoint(words):
+                if not self.any_words.isdisjoint(words) and (
+                        not self.words.isdisjoint(words)
+                        or len(self.rot13.intersection(words)) >= 2):
                     return False
-                if self.long_word and max(map(len, words)) >= self.long_word:
+                # a word of long_run bytes: a run of that many non-spaces in the mask
+                if self.long_run and self.long_run in wb.translate(_LONG_RUN_TABLE):
                     return False
-                if self.rot13 and len(self.rot13.intersection(words)) >= 2:
+            present = text.encode("utf-8", "surrogatepass").translate(None, self.delete)
+            if present:
+                if present.translate(None, self.pivot_delete):
                     return False
-            if text.encode("utf-8", "surrogatepass").translate(None, self.delete):
-                return False
+                for (check, _cb), cd in zip(self.checks, self.check_delete, strict=True):
+                    if (cd is None or present.translate(None, cd)) and check(text):
+                        return False
+            elif self.checks:
+                for (check, cb) in self.checks:
+                    if cb is None and check(text):
+                        return False
             if not text.isascii():
                 for rx in self.suspect:
                     if rx.search(text) is not None:
                         return False
-            for check in self.checks:
-                if check(text):
-                    return False
         return True
 
 
 class DetectorSet:
     def __init__(self, detectors: list[Detector], campaign: CampaignCorrelator | None,
                  rules: list[Rule]) -> None:
-        self.detectors = detectors
         self.campaign = campaign
         self.rules = rules
         self.stats = DetectStats()
+        self.detectors = detectors
+
+    @property
+    def detectors(self) -> list[Detector]:
+        return self._detectors
+
+    @detectors.setter
+    def detectors(self, detectors: list[Detector]) -> None:
         # Detectors that only read new-turn text and say what they need to see are
         # skipped together for events whose text shows none of it.
+        self._detectors = detectors
         gates: list[TextGate] = []
-        gated: set[int] = set()
+        ungated: list[Detector] = []
         for d in detectors:
             tg = getattr(d, "text_gate", None)
             g = tg() if callable(tg) else None
             if isinstance(g, TextGate):
                 gates.append(g)
-                gated.add(id(d))
+            else:
+                ungated.append(d)
         self._gate = _MergedGate(gates) if gates else None
-        self._gated = frozenset(gated)
+        self._ungated = ungated
 
     @classmethod
     def from_config(cls, cfg: DetectConfig | None = None, *, rules_dir: Path | None = None,
@@ -126,10 +162,8 @@ class DetectorSet:
         stats = self.stats
         stats.events += 1
         gate = self._gate
-        skip = self._gated if gate is not None and gate.quiet(event) else ()
-        for d in self.detectors:
-            if skip and id(d) in skip:
-                continue
+        for d in (self._ungated if gate is not None and gate.quiet(event)
+                  else self._detectors):
             try:
                 got = d.observe(event)
             except Exception as exc:

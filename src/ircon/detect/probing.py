@@ -61,8 +61,11 @@ def skeleton(prompt: str) -> tuple[str, str]:
     p = prompt[:28].lower()
     s = prompt[-16:].lower()
     if not p.isalpha():
-        p = _DIGITS.sub("#", p)
-        s = _DIGITS.sub("#", s)
+        # a search is cheaper than a substitution that finds nothing
+        if _DIGITS.search(p) is not None:
+            p = _DIGITS.sub("#", p)
+        if _DIGITS.search(s) is not None:
+            s = _DIGITS.sub("#", s)
     return p, s
 
 
@@ -112,29 +115,30 @@ class ProbingDetector:
             st.start = now
         elif now - st.start >= self.window:
             self._close(st, now)
-        st.count += 1
+        st.count = c = st.count + 1
         p = event.params
         if (p.logprobs or p.top_logprobs or p.logit_bias_size or (p.n or 1) > 1
                 or p.temperature == 0) and self._extraction_like(event):
             st.extraction += 1
         busy = st.busy
-        if busy is None and st.count >= self.min_requests // 2:
+        if busy is None and c >= self.min_requests // 2:
             busy = st.busy = _BusyState()
         if busy is not None:
             prompt = event.last_user_text
             h = hash(prompt)
             busy.recent.append(h)
             pre, suf = skeleton(prompt)
-            if len(busy.prefixes) < 256 or pre in busy.prefixes:
-                busy.prefixes[pre] += 1
-            if len(busy.suffixes) < 256 or suf in busy.suffixes:
-                busy.suffixes[suf] += 1
+            counts = busy.prefixes
+            if len(counts) < 256 or pre in counts:
+                counts[pre] = counts.get(pre, 0) + 1
+            counts = busy.suffixes
+            if len(counts) < 256 or suf in counts:
+                counts[suf] = counts.get(suf, 0) + 1
             busy.total += 1
             if len(busy.distinct) < _COVERAGE_CAP:
                 busy.distinct.add(h)
-        c = st.count
         # Judge at min_requests, then every time the count doubles: timely and cheap.
-        if (c >= self.min_requests and (c & (c - 1)) == 0) or c == self.min_requests:
+        if c >= self.min_requests and (c == self.min_requests or (c & (c - 1)) == 0):
             return self._judge(event, st)
         return []
 

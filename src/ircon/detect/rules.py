@@ -107,12 +107,18 @@ def utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def btokens(text: str) -> list[bytes]:
-    """The words of ``tokens(text)`` as UTF-8 bytes, in text order, with repeats."""
+def word_bytes(text: str) -> bytes:
+    """``text`` lowercased, as UTF-8, with every word break turned into a space:
+    ``word_bytes(t).split() == btokens(t)``."""
     low = text.lower()
     if low.isascii():
-        return low.encode("ascii").translate(_BYTE_TABLE).split()
-    return utf8(_NON_ASCII_BREAKS.sub(" ", low)).translate(_BYTE_TABLE).split()
+        return low.encode("ascii").translate(_BYTE_TABLE)
+    return utf8(_NON_ASCII_BREAKS.sub(" ", low)).translate(_BYTE_TABLE)
+
+
+def btokens(text: str) -> list[bytes]:
+    """The words of ``tokens(text)`` as UTF-8 bytes, in text order, with repeats."""
+    return word_bytes(text).split()
 
 
 def _check_keyword(word: str) -> bool:
@@ -468,8 +474,19 @@ class PatternSet:
     remain are searched); the digits gate through a count of ASCII digits.
     """
 
-    __slots__ = ("_digit_min", "_digit_rules", "_gate", "_lit_delete", "_lit_pivots",
-                 "_regex", "_requires", "gate_bytes", "gate_words", "rules")
+    __slots__ = (
+        "_digit_min",
+        "_digit_rules",
+        "_gate",
+        "_lit_cache",
+        "_lit_delete",
+        "_lit_pivots",
+        "_regex",
+        "_requires",
+        "gate_bytes",
+        "gate_words",
+        "rules",
+    )
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules = [r for r in rules if r.patterns]
@@ -484,6 +501,7 @@ class PatternSet:
             for lit in r.literals:
                 self._lit_pivots.setdefault(_pivot(utf8(lit)), []).append((lit, i))
         self._lit_delete = bytes(b for b in range(256) if b not in self._lit_pivots)
+        self._lit_cache: dict[frozenset[int], tuple[str, ...]] = {}
         self._digit_rules = [(i, int(r.params.get("min_digits", 3)))
                              for i, r in enumerate(self.rules) if r.params.get("gate") == "digits"]
         self._digit_min = min((m for _i, m in self._digit_rules), default=0)
@@ -527,10 +545,20 @@ class PatternSet:
             if self._lit_pivots:
                 present = raw.translate(None, self._lit_delete)
                 if present:
-                    for b in set(present):
-                        for lit, i in self._lit_pivots[b]:
-                            if lit in text:
-                                idx.add(i)
+                    # The literals whose pivot bytes are present, looked up by the set of
+                    # those bytes (few distinct sets occur), then searched in one C loop.
+                    key = frozenset(present)
+                    lits = self._lit_cache.get(key)
+                    if lits is None:
+                        lits = tuple(lit for b in sorted(key) for lit, _i in self._lit_pivots[b])
+                        if len(self._lit_cache) >= 4096:
+                            self._lit_cache.clear()
+                        self._lit_cache[key] = lits
+                    if any(map(text.__contains__, lits)):
+                        for b in key:
+                            for lit, i in self._lit_pivots[b]:
+                                if lit in text:
+                                    idx.add(i)
             if self._digit_rules:
                 digits = len(raw.translate(None, _NON_DIGITS))
                 if digits >= self._digit_min and _DIGIT_RUN.search(text) is not None:

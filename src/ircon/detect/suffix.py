@@ -226,7 +226,9 @@ class SuffixDetector:
         return out
 
     def text_gate(self) -> TextGate:
-        return TextGate(check=self.gate if self.rule is not None else None)
+        if self.rule is None:
+            return TextGate()
+        return TextGate(check=self.gate, check_bytes=_SYMBOL_BYTES)
 
     def flush(self) -> list[Finding]:
         return []
