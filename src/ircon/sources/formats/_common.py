@@ -115,6 +115,10 @@ def as_bool(v: Any) -> bool | None:
     return None
 
 
+EPOCH_S_MAX = 1e11  # above this an epoch number is in ms, us or ns (see ``as_ts``)
+INF = math.inf
+
+
 def as_ts(v: Any) -> float | None:
     """Seconds since the epoch from epoch seconds/ms/us/ns (number or numeric string) or an
     ISO 8601 string (naive means UTC)."""
@@ -140,7 +144,7 @@ def as_ts(v: Any) -> float | None:
             return f / 1e9
         if f > 1e14:
             return f / 1e6
-        if f > 1e11:
+        if f > EPOCH_S_MAX:
             return f / 1e3
         return f
     return None
@@ -332,16 +336,21 @@ def messages_of(v: Any) -> tuple[Message, ...]:
         for m in v:
             tm = type(m)
             if tm is dict:
-                # Fast path: a plain text message, the bulk of all traffic.
+                # Fast path: a plain text message, the bulk of all traffic. Dict lookups are
+                # the main cost here, so a message of just role and content skips the
+                # lookups for the keys it cannot hold.
                 c = m.get("content")
                 r = m.get("role")
                 role = _ROLES.get(r) if type(r) is str else None
-                if (type(c) is str and role is not None and "tool_calls" not in m
-                        and "function_call" not in m):
-                    n = m.get("name")
-                    out.append(Message(role, c, n if type(n) is str and n else None))
-                else:
-                    _message_from_dict(m, out)
+                if type(c) is str and role is not None:
+                    if len(m) == 2:
+                        out.append(Message(role, c))
+                        continue
+                    if "tool_calls" not in m and "function_call" not in m:
+                        n = m.get("name")
+                        out.append(Message(role, c, n if type(n) is str and n else None))
+                        continue
+                _message_from_dict(m, out)
             elif tm is str:
                 out.append(message("user", m))
             elif tm is list:

@@ -20,7 +20,9 @@ from typing import Any
 
 from ircon.model.telemetry import TelemetryEvent
 from ircon.sources.formats._common import (
+    EPOCH_S_MAX,
     ID_MAX,
+    INF,
     as_count,
     as_float,
     as_id,
@@ -62,58 +64,80 @@ def to_events(obj: dict[str, Any], origin: str, line: int) -> list[TelemetryEven
     return [_standard(obj, origin, line)]
 
 
+_NO_META: dict[str, Any] = {}
+
+
 def _standard(o: dict[str, Any], origin: str, line: int) -> TelemetryEvent:
-    # The hot path of the whole reader (see bench/bench_telemetry.py). Identities take an
-    # inline exact-type check (the converter only for odd values) and the event is built
-    # positionally: a keyword call with 20 arguments costs as much as parsing the line.
+    # The hot path of the whole reader (see bench/bench_telemetry.py): every field is read
+    # once, well-formed values pass an inline exact-type check (the converters only see odd
+    # ones), fallback keys are looked up only when the primary one is missing, and the
+    # event is built positionally (a 20-keyword call costs as much as parsing the line).
     g = o.get
     meta = g("metadata")
-    if type(meta) is not dict:
-        meta = {}
-    mg = meta.get
-    # Fallback keys are only looked up when the primary one is missing.
-    (request_id, model, end_user, user, team, ip, key_alias) = [
-        x if type(x) is str and 0 < len(x) <= ID_MAX else (None if x is None else as_id(x))
-        for x in (g("id") or g("litellm_call_id"), g("model") or g("model_group"),
-                  g("end_user") or mg("user_api_key_end_user_id"),
-                  mg("user_api_key_user_id"),
-                  mg("user_api_key_team_id") or mg("user_api_key_team_alias"),
-                  g("requester_ip_address") or mg("requester_ip_address"),
-                  mg("user_api_key_alias"))]
+    mg = meta.get if type(meta) is dict else _NO_META.get
+    # Epoch seconds as floats are the payload's documented type; anything else (ms, numeric
+    # or ISO strings, junk) goes through the general converter.
     start = g("startTime")
-    if type(start) is not float:
+    if not (type(start) is float and 0.0 < start < EPOCH_S_MAX):
         start = as_ts(start)
     end = g("endTime")
-    if type(end) is not float:
+    if not (type(end) is float and 0.0 < end < EPOCH_S_MAX):
         end = as_ts(end)
     if start is not None and end is not None and end >= start:
         lat: float | None = (end - start) * 1000.0
     else:
         rt = as_float(g("response_time"))
         lat = rt * 1000.0 if rt is not None and rt >= 0 else None
-    v = g("prompt_tokens")
-    prompt_tokens = v if type(v) is int and v >= 0 else as_count(v)
-    v = g("completion_tokens")
-    completion_tokens = v if type(v) is int and v >= 0 else as_count(v)
+
+    prompt_tokens = g("prompt_tokens")
+    if not (type(prompt_tokens) is int and prompt_tokens >= 0):
+        prompt_tokens = as_count(prompt_tokens)
+    completion_tokens = g("completion_tokens")
+    if not (type(completion_tokens) is int and completion_tokens >= 0):
+        completion_tokens = as_count(completion_tokens)
+    cost = g("response_cost")
+    if not (type(cost) is float and -INF < cost < INF):
+        cost = as_float(cost)
     status = g("status")
-    v = g("response_cost")
-    cost = v if type(v) is float and v == v else as_float(v)
+    if status != "success" and status != "failure":
+        status = _status(status, g("error_str"))
+
+    # Identities: kept as they are when short strings (the norm), else bounded by
+    # ``as_id``. Checked inline: a helper call per identity costs more than the check.
+    request_id = g("id") or g("litellm_call_id")
+    if not (type(request_id) is str and 0 < len(request_id) <= ID_MAX):
+        request_id = as_id(request_id)
+    end_user = g("end_user") or mg("user_api_key_end_user_id")
+    if not (type(end_user) is str and 0 < len(end_user) <= ID_MAX):
+        end_user = as_id(end_user)
+    model = g("model") or g("model_group")
+    if not (type(model) is str and 0 < len(model) <= ID_MAX):
+        model = as_id(model)
+    user = mg("user_api_key_user_id")
+    if not (type(user) is str and 0 < len(user) <= ID_MAX):
+        user = as_id(user) or end_user
+    team = mg("user_api_key_team_id") or mg("user_api_key_team_alias")
+    if not (type(team) is str and 0 < len(team) <= ID_MAX):
+        team = as_id(team)
+    ip = g("requester_ip_address") or mg("requester_ip_address")
+    if not (type(ip) is str and 0 < len(ip) <= ID_MAX):
+        ip = as_id(ip)
+    key_alias = mg("user_api_key_alias")
+    if not (type(key_alias) is str and 0 < len(key_alias) <= ID_MAX):
+        key_alias = as_id(key_alias)
+    # LiteLLM logs the key's hash; an alphanumeric value can be neither a raw ``sk-`` key
+    # nor a bearer header, so only other values need ``safe_key``'s checks.
+    key = mg("user_api_key_hash") or mg("user_api_key")
+    if not (type(key) is str and len(key) <= ID_MAX and key.isalnum()):
+        key = safe_key(key)
+
     return TelemetryEvent(
         request_id or f"{origin}:{line}",
         start if start is not None else (end if end is not None else now()),
-        "litellm",
-        model,
-        safe_key(mg("user_api_key_hash") or mg("user_api_key")),
-        user or end_user,
-        team,
-        ip,
-        messages_of(g("messages")),
-        response_text(g("response")),
-        prompt_tokens, completion_tokens, cost,
-        params_of(g("model_parameters")),
-        status if status == "success" or status == "failure"
-        else _status(status, g("error_str")),
-        lat, origin, line, key_alias, end_user,
+        "litellm", model, key, user, team, ip,
+        messages_of(g("messages")), response_text(g("response")),
+        prompt_tokens, completion_tokens, cost, params_of(g("model_parameters")),
+        status, lat, origin, line, key_alias, end_user,
     )
 
 
