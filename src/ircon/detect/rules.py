@@ -452,9 +452,27 @@ def _commonness(words: Iterable[bytes]) -> float:
 
 
 def _pivot(raw: bytes) -> int:
-    """The rarest byte of ``raw``: any string containing ``raw`` contains it."""
+    """The rarest byte of ``raw``: any string containing ``raw`` contains it.
+    ASCII bytes are preferred: they are whole characters, see ``any_of``."""
     rank = _byte_rank()
-    return min(raw, key=lambda b: rank[b])
+    ascii_bytes = [b for b in raw if b < 128]
+    return min(ascii_bytes or raw, key=lambda b: rank[b])
+
+
+def any_of(literals: Iterable[str], pivot: str | None = None) -> re.Pattern[str]:
+    """A regex that finds any of ``literals``. With ``pivot`` (a character each
+    literal contains), every branch starts at that character and checks what comes
+    before it with a lookbehind, so the regex engine looks for that one character
+    with its fast literal search instead of trying every position."""
+    alts = []
+    for lit in sorted(set(literals)):
+        k = lit.find(pivot) if pivot else -1
+        if pivot is None or k <= 0:
+            alts.append(re.escape(lit))
+        else:
+            alts.append(re.escape(pivot) + "(?<=" + re.escape(lit[: k + 1]) + ")"
+                        + re.escape(lit[k + 1:]))
+    return re.compile("|".join(alts))
 
 
 @dataclass(slots=True)
@@ -478,9 +496,9 @@ class PatternSet:
         "_digit_min",
         "_digit_rules",
         "_gate",
-        "_lit_cache",
         "_lit_delete",
         "_lit_pivots",
+        "_lit_rx",
         "_regex",
         "_requires",
         "gate_bytes",
@@ -501,7 +519,8 @@ class PatternSet:
             for lit in r.literals:
                 self._lit_pivots.setdefault(_pivot(utf8(lit)), []).append((lit, i))
         self._lit_delete = bytes(b for b in range(256) if b not in self._lit_pivots)
-        self._lit_cache: dict[frozenset[int], tuple[str, ...]] = {}
+        self._lit_rx = {b: any_of((lit for lit, _i in v), chr(b) if b < 128 else None)
+                        for b, v in self._lit_pivots.items()}
         self._digit_rules = [(i, int(r.params.get("min_digits", 3)))
                              for i, r in enumerate(self.rules) if r.params.get("gate") == "digits"]
         self._digit_min = min((m for _i, m in self._digit_rules), default=0)
@@ -545,17 +564,10 @@ class PatternSet:
             if self._lit_pivots:
                 present = raw.translate(None, self._lit_delete)
                 if present:
-                    # The literals whose pivot bytes are present, looked up by the set of
-                    # those bytes (few distinct sets occur), then searched in one C loop.
-                    key = frozenset(present)
-                    lits = self._lit_cache.get(key)
-                    if lits is None:
-                        lits = tuple(lit for b in sorted(key) for lit, _i in self._lit_pivots[b])
-                        if len(self._lit_cache) >= 4096:
-                            self._lit_cache.clear()
-                        self._lit_cache[key] = lits
-                    if any(map(text.__contains__, lits)):
-                        for b in key:
+                    # Only the literals of the pivot bytes present, each group with one
+                    # regex search anchored on its pivot.
+                    for b in set(present):
+                        if self._lit_rx[b].search(text) is not None:
                             for lit, i in self._lit_pivots[b]:
                                 if lit in text:
                                     idx.add(i)
