@@ -277,9 +277,11 @@ class IrconApp(IoMixin, App[int]):
 
     def on__polled(self, msg: _Polled) -> None:
         old, self._token = self._token, msg.token
-        if old is None or old == msg.token:
+        if old == msg.token:
             return
-        changed = DataChanged(old.journal != msg.token.journal, old.alerts != msg.token.alerts)
+        # The first token may already include a write made after the first load: reload.
+        changed = DataChanged(old is None or old.journal != msg.token.journal,
+                              old is None or old.alerts != msg.token.alerts)
         self._broadcast(changed)
 
     def _broadcast(self, changed: DataChanged) -> None:

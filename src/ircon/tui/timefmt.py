@@ -50,8 +50,10 @@ def span(seconds: float) -> str:
         out = f"{s // 60}m"
     elif s < 86400:
         out = f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    else:
+    elif s < 10 * 86400:
         out = f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+    else:
+        out = f"{s // 86400}d"
     return out
 
 

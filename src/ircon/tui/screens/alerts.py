@@ -92,10 +92,10 @@ class AlertsScreen(IrconScreen):
         keep = t.cursor_row
         wide = self.size.width >= 110
         src_w, inc_w = (14, 12) if wide else (10, 12)
-        fixed = 1 + 4 + 5 + src_w + 5 + inc_w + (3 if wide else 0)
+        fixed = 1 + 4 + 6 + src_w + 5 + inc_w + (3 if wide else 0)
         ncols = 8 if wide else 7
         sum_w = max(10, self.size.width - fixed - 2 * ncols - 3)
-        spec = [(" ", "sel", 1), ("Sev", "sev", 4), ("Age", "age", 5),
+        spec = [(" ", "sel", 1), ("Sev", "sev", 4), ("Age", "age", 6),
                 ("Source", "source", src_w), ("Summary", "summary", sum_w), ("×", "count", 5),
                 ("Incident", "incident", inc_w)]
         if wide:
