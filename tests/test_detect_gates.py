@@ -1,0 +1,69 @@
+"""The fast gates are exact or supersets: skipping work never loses a finding."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ircon.detect.pipeline import DetectorSet
+from ircon.detect.rules import btokens, tokens, utf8
+from ircon.detect.settings import DetectConfig
+from ircon.model.telemetry import Message, TelemetryEvent
+
+DATA = Path(__file__).resolve().parent / "data" / "detect"
+NO_EXTRA = DATA / "no-extra-rules"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=200))
+def test_byte_words_are_the_words(text: str) -> None:
+    assert set(btokens(text)) == {utf8(w) for w in tokens(text)}
+
+
+def _texts() -> list[str]:
+    out: list[str] = []
+
+    def walk(x: object) -> None:
+        if isinstance(x, str):
+            out.append(x)
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    for name in ("attacks.yaml", "heldout.yaml", "benign.yaml"):
+        walk(yaml.safe_load((DATA / name).read_text(encoding="utf-8")))
+    rng = random.Random(3)
+    alphabet = ("ab XYZ[](){}<>\\/|*_=+~^`@#$%&.,!?;:'\"-019\n\u00e4\u00ab\u201c\u2013"
+                "\u00a0\u200b\u202e\U000e0041\u0430\u0391")
+    out += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 300)))
+            for _ in range(300)]
+    out += [rng.choice(out) + " " + rng.choice(out) for _ in range(300)]
+    return out
+
+
+def _events(texts: list[str]) -> list[TelemetryEvent]:
+    return [TelemetryEvent(
+        request_id=f"r{i}", ts=1000.0 + i, format="t", key=f"k{i % 5}",
+        messages=(Message("system", "You are a helpful assistant."),
+                  Message("tool" if i % 4 == 0 else "user", t)),
+        response=t if i % 3 == 0 else "ok") for i, t in enumerate(texts)]
+
+
+def test_merged_gate_never_skips_a_finding() -> None:
+    events = _events(_texts())
+    gated = DetectorSet.from_config(DetectConfig(), rules_dir=NO_EXTRA)
+    plain = DetectorSet.from_config(DetectConfig(), rules_dir=NO_EXTRA)
+    plain._gate = None  # every detector sees every event
+    quiet = 0
+    for e in events:
+        assert gated._gate is not None
+        quiet += gated._gate.quiet(e)
+        assert gated.observe(e) == plain.observe(e), e.messages[1].content[:200]
+    assert 0 < quiet < len(events)  # the gate does skip some, and not all
