@@ -146,6 +146,11 @@ def main() -> None:
                baseline_value=0.01 * N),
         figure("average line size", avg, "bytes"),
     ]
+    gate = getattr(ds, "_gate", None)
+    if gate is not None:  # how much traffic the merged text gate lets through untouched
+        quiet = sum(1 for ev in events if gate.quiet(ev))
+        figures.append(figure("events skipped by the text gate", 100.0 * quiet / N, "%",
+                              baseline="events", baseline_value=N))
 
     # Memory: 100k distinct keys, one event each, through a fresh detector set.
     base_ev = events[0]
