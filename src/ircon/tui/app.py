@@ -10,6 +10,7 @@ appear without a keypress.
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from ircon.tui.services import ChangeToken
 
 Clock = Callable[[], datetime]
+SWITCH_INTERVAL = 0.0005
 
 
 def _system_clock() -> datetime:
@@ -102,7 +104,7 @@ class IrconApp(IoMixin, App[int]):
         _actions, _incidents, _playbooks
     }
 
-    CSS_PATH = "ircon.tcss"
+    CSS_PATH = Path(__file__).with_name("ircon.tcss")
     TITLE = "ircon"
     ENABLE_COMMAND_PALETTE = True
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -173,6 +175,9 @@ class IrconApp(IoMixin, App[int]):
         return bool(self.loaded and self.loaded.config.sources)
 
     def on_mount(self) -> None:
+        # Workers (ingest, queries) hold the GIL in 5 ms slices by default; the UI thread
+        # waits for one at every wake-up. Shorter slices keep keys and paints prompt.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self._install_hangup()
         self.switch_mode(self._start_mode)
         if self.store is None:
