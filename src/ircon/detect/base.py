@@ -62,7 +62,9 @@ class TextGate:
 
     words: frozenset[bytes] = frozenset()  # any of these words (``btokens``) opens it
     rot13_words: frozenset[bytes] = frozenset()  # two of these open it
-    pivot_bytes: bytes = b""  # any of these bytes (UTF-8) opens it
+    pivot_bytes: bytes = b""  # any of these bytes (UTF-8) opens it ...
+    # ... unless the byte has finders here and none of them finds anything in the text
+    pivot_finders: tuple[tuple[int, re.Pattern[str]], ...] = ()
     long_word: int = 0  # a word of at least this many bytes opens it (0: off)
     suspect: re.Pattern[str] | None = None  # a match of this in non-ASCII text opens it
     check: Callable[[str], bool] | None = None  # a cheap test of its own; True opens it

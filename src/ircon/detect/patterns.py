@@ -77,7 +77,9 @@ class PatternDetector:
     def text_gate(self) -> TextGate:
         pw, pb = self.prompt_rules.gate_summary()
         tw, tb = self.tool_rules.gate_summary()
-        return TextGate(words=pw | tw, pivot_bytes=pb + tb, max_chars=self.limit)
+        return TextGate(words=pw | tw, pivot_bytes=pb + tb, max_chars=self.limit,
+                        pivot_finders=self.prompt_rules.literal_finders()
+                        + self.tool_rules.literal_finders())
 
     def flush(self) -> list[Finding]:
         return []

@@ -11,6 +11,7 @@ that event; one hostile event never stops detection for the others.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,14 +55,24 @@ class _MergedGate:
     loops. Detectors' own checks run only when one of their bytes is present.
     """
 
-    __slots__ = ("any_words", "check_delete", "checks", "delete", "long_run", "max_chars",
-                 "pivot_delete", "rot13", "suspect", "words")
+    __slots__ = ("any_words", "check_delete", "checks", "delete", "finders", "long_run",
+                 "max_chars", "pivot_delete", "rot13", "suspect", "words")
 
     def __init__(self, gates: list[TextGate]) -> None:
         self.words = frozenset().union(*(g.words for g in gates))
         self.rot13 = frozenset().union(*(g.rot13_words for g in gates))
         self.any_words = self.words | self.rot13
         pivots = set(b"".join(g.pivot_bytes for g in gates))
+        # A pivot byte is only a sign when every gate that lists it has a finder for it:
+        # then the finders decide; otherwise its presence alone opens the gate.
+        finders: dict[int, list[re.Pattern[str]]] = {}
+        bare: set[int] = set()
+        for g in gates:
+            found = {b for b, _rx in g.pivot_finders}
+            bare.update(b for b in g.pivot_bytes if b not in found)
+            for b, rx in g.pivot_finders:
+                finders.setdefault(b, []).append(rx)
+        self.finders = {b: tuple(v) for b, v in finders.items() if b not in bare}
         self.checks: tuple[tuple[Callable[[str], bool], bytes | None], ...] = tuple(
             (g.check, g.check_bytes) for g in gates if g.check is not None)
         wanted = pivots.union(*(set(cb) for _c, cb in self.checks if cb is not None))
@@ -92,8 +103,16 @@ class _MergedGate:
                     return False
             present = text.encode("utf-8", "surrogatepass").translate(None, self.delete)
             if present:
-                if present.translate(None, self.pivot_delete):
-                    return False
+                hits = present.translate(None, self.pivot_delete)
+                if hits:
+                    finders = self.finders
+                    for b in set(hits):
+                        group = finders.get(b)
+                        if group is None:
+                            return False
+                        for rx in group:
+                            if rx.search(text) is not None:
+                                return False
                 for (check, _cb), cd in zip(self.checks, self.check_delete, strict=True):
                     if (cd is None or present.translate(None, cd)) and check(text):
                         return False

@@ -530,6 +530,10 @@ class PatternSet:
     def __bool__(self) -> bool:
         return bool(self.rules)
 
+    def literal_finders(self) -> tuple[tuple[int, re.Pattern[str]], ...]:
+        """(pivot byte, regex finding any literal of that byte's group), per group."""
+        return tuple(self._lit_rx.items())
+
     def gate_summary(self) -> tuple[frozenset[bytes], bytes]:
         """Words and bytes of which a text must contain at least one for any rule of
         this set to have a chance: per rule, the rarer of its keywords and its
