@@ -331,7 +331,7 @@ def test_time_formats_name_utc_and_the_local_zone() -> None:
 
     assert stamp("2026-03-14T02:13:07.000001Z", TZ) == "2026-03-14 02:13:07Z (03:13 CET)"
     assert age(NOW.replace(hour=1, minute=0), NOW) == "1h30m"
-    assert countdown(NOW.replace(hour=3), NOW) == "in 30m"
+    assert countdown(NOW.replace(hour=3, minute=0), NOW) == "in 30m"
     assert countdown(NOW.replace(hour=2, minute=0), NOW) == "OVERDUE 30m"
 
 
