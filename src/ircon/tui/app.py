@@ -163,6 +163,7 @@ class IrconApp(IoMixin, App[int]):
         self._start_mode = start_mode
         self._token: ChangeToken | None = None
         self._engine: Any = None
+        self.engine_label = ""  # who works the database, shown in the top bar
         self.store_error: str | None = None
 
     # --- life cycle ----------------------------------------------------------------
@@ -221,6 +222,9 @@ class IrconApp(IoMixin, App[int]):
 
     def _store_ready(self) -> None:
         self.set_interval(self.refresh_seconds, self.poke, name="poll")
+        if self._start_engine and self.demo is None:
+            self._engine_status()
+            self.set_interval(max(self.refresh_seconds, 2.0), self._engine_status, name="engine")
         self.screen.post_message(DataChanged(True, True))
         if self.demo is not None:
             self._run_demo()
@@ -229,16 +233,31 @@ class IrconApp(IoMixin, App[int]):
 
     @work(exclusive=True, group="engine", exit_on_error=False)
     async def _run_engine(self) -> None:
-        """Pull the configured sources in this process (async HTTP; storing runs in threads)."""
+        """Run the engine in this process; it stands by while ``ircon watch`` (or another
+        console) holds the database's lease, and takes over when that one goes away."""
         from ircon.tui import services
 
         if self.store is None:
             return
-        poller = services.make_poller(self.store, self.loaded, actor=self.actor)
-        if poller is None:
+        engine = services.make_engine(self.store, self.loaded, actor=self.actor)
+        if engine is None:
             return
-        self._engine = poller
-        await poller.run()
+        self._engine = engine
+        await engine.run()
+
+    @work(thread=True, exclusive=True, group="engine-status", exit_on_error=False)
+    def _engine_status(self) -> None:
+        from ircon.tui import services
+
+        if self.store is None or self.demo is not None:
+            return
+        label = services.engine_label(self.store, self._engine)
+        self.call_from_thread(self._set_engine_label, label)
+
+    def _set_engine_label(self, label: str) -> None:
+        if label != self.engine_label:
+            self.engine_label = label
+            self.screen.post_message(DataChanged(False, False))
 
     @work(exclusive=True, group="demo", exit_on_error=False)
     async def _run_demo(self) -> None:

@@ -824,17 +824,32 @@ def postmortem_markdown(store: Store, loaded: LoadedConfig | None, incident: str
 # --- engine ---------------------------------------------------------------------------
 
 
-def make_poller(store: Store, loaded: LoadedConfig | None, *, actor: str) -> Any | None:
-    """A poller over the configured alert sources, storing pulls through triage."""
-    if loaded is None or not loaded.config.sources:
+def make_engine(store: Store, loaded: LoadedConfig | None, *, actor: str) -> Any | None:
+    """The headless engine, run in the console's process when no ``ircon watch`` works
+    this database (it waits in standby while another engine holds the lease)."""
+    if loaded is None:
         return None
-    from ircon.engine.poller import Poller, ingest_callback
-    from ircon.sources.base import build
+    cfg = loaded.config
+    esc = cfg.escalation
+    if not (cfg.sources or cfg.policies or (esc.enabled and esc.severity_policy)):
+        return None  # nothing to pull, contain or escalate
+    from ircon.engine.runtime import Engine
 
-    sources = [build(s) for s in loaded.config.sources if s.type == "alertmanager"]
-    if not sources:
-        return None
-    return Poller(sources, ingest_callback(store, loaded.config.triage, actor=actor))
+    base = loaded.path.parent if loaded.path else None
+    return Engine(cfg, store, actor=actor, base_dir=base)
+
+
+def engine_label(store: Store, own: Any | None) -> str:
+    """Who works this database: this console, another process, or nobody."""
+    from ircon.engine.runtime import engine_status
+
+    status = engine_status(store)
+    leader = status.get("leader")
+    if own is not None and getattr(own, "state", "") == "leader":
+        return "engine: this console"
+    if leader:
+        return f"engine: {leader.get('holder', '?')}"
+    return "engine: none"
 
 
 def _now() -> datetime:

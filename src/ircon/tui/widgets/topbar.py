@@ -24,6 +24,9 @@ class TopBar(Static):
         if detail:
             line.append("  ")
             line.append_text(safe.text(detail, 120))
+        engine = getattr(self.app, "engine_label", "")
+        if engine:
+            right = f"{engine} · {right}" if right else engine
         if right:
             width = max(self.size.width - 2, 0)
             pad = width - line.cell_len - len(right) - 1
