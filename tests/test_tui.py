@@ -352,3 +352,26 @@ async def test_every_screen_fits(store: Any, size: tuple[int, int]) -> None:
         await settle(pilot)
         md = app.screen.query_one("#postmortem")
         assert md is not None
+
+
+async def test_kill_switch_pauses_and_resumes_automation(tmp_path: Path) -> None:
+    from ircon.engine import automation
+    from ircon.store import open_store
+    from tests.tui_support import make_app
+
+    store = open_store(str(tmp_path / "k.db"))
+    app = make_app(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("K")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if automation.pause_state(store) is not None:
+                break
+        assert automation.pause_state(store) is not None
+        await pilot.press("K")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if automation.pause_state(store) is None:
+                break
+        assert automation.pause_state(store) is None

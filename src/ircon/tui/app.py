@@ -119,6 +119,7 @@ class IrconApp(IoMixin, App[int]):
         Binding("colon", "command_palette", "Commands", show=False, id="palette"),
         Binding("N", "declare", "Declare", id="declare"),
         Binding("L", "demo_log", "Demo log", id="demo-log"),
+        Binding("K", "kill_switch", "Pause/resume automation", show=False, id="kill-switch"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -271,6 +272,21 @@ class IrconApp(IoMixin, App[int]):
         if path is None or isinstance(self.screen, DemoLogScreen):
             return
         self.push_screen(DemoLogScreen(path))
+
+    @work(thread=True, exclusive=True, group="kill-switch", exit_on_error=False)
+    def action_kill_switch(self) -> None:
+        """The global kill switch of automated containment (engines obey within a second)."""
+        from ircon.engine import automation
+
+        if self.store is None:
+            return
+        if automation.pause_state(self.store) is None:
+            automation.pause(self.store, actor=self.actor, reason="paused from the console")
+            msg = "automated containment PAUSED (K again to resume)"
+        else:
+            automation.resume(self.store, actor=self.actor)
+            msg = "automated containment resumed"
+        self.call_from_thread(self.notify, msg, title="policies", markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # The demo log key exists only in demo and drill mode.
