@@ -106,7 +106,8 @@ def test_hostile_title_and_team_template_cannot_evaluate(store, tmp_path: Path) 
     hid = incidents.create(store, "{{ 7*7 }} {% for x in range(3) %}L{% endfor %} <b>x</b>")["id"]
     journal.append(store, hid, K.NOTE, {"text": "{{ config }} {{ ''.__class__ }}"})
     text = _draft(store, hid)
-    assert "49" not in text and "LLL" not in text and "<class" not in text
+    words = re.sub(r"[0-9a-f]{12,}", "", text)  # hashes may contain any digits
+    assert "49" not in words and "LLL" not in words and "<class" not in words
     assert "\\{\\{ 7\\*7 \\}\\}" in text and "\\<b\\>x\\</b\\>" in text
 
 

@@ -8,8 +8,6 @@ or markup tag from outside can act on the terminal or on Textual.
 
 from __future__ import annotations
 
-import re
-
 from rich.style import Style
 from rich.text import Text
 
@@ -39,14 +37,7 @@ def label(value: object, limit: int | None = 200) -> str:
     ``visible`` already removed every control character; Textual's own escape
     stops its content markup from reading the rest as tags or click actions.
     """
-    return _BRACKET.sub(_escape_tag, plain(value, limit))
-
-
-# Textual's own escape rule (a backslash before anything that could open a tag), without
-# its trailing-backslash doubling, which Textual's parser would then show twice.
-_BRACKET = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
-
-
-def _escape_tag(m: re.Match[str]) -> str:
-    backslashes, tag = m.groups()
-    return f"{backslashes}{backslashes}\\{tag}"
+    # Textual's parser consumes exactly one backslash before every "[" and may read an
+    # unescaped "[" as a tag; one added backslash before each "[" keeps the text literal
+    # (backslashes elsewhere are shown as they are).
+    return plain(value, limit).replace("[", "\\[")
