@@ -58,6 +58,20 @@ def register(sub: Any) -> None:
     k.add_argument("--json", action="store_true")
     k.set_defaults(handler="ircon.commands.incident:cmd_clock")
 
+    m = isub.add_parser("merge", help="fold other incidents into one (journaled on all)")
+    m.add_argument("id", help="the incident that stays")
+    m.add_argument("others", nargs="+", metavar="OTHER", help="incidents to fold in")
+    m.add_argument("--reason", required=True)
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(handler="ircon.commands.incident:cmd_merge")
+
+    sp = isub.add_parser("split", help="move one alert out of its incident")
+    sp.add_argument("alert", type=int, help="alert id (`ircon alerts list`)")
+    sp.add_argument("--into", metavar="ID", help="an existing incident (default: a new one)")
+    sp.add_argument("--reason", required=True)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(handler="ircon.commands.incident:cmd_split")
+
     ls = sub.add_parser("incidents", help="list incidents")
     lsub = ls.add_subparsers(title="incidents commands", metavar="ACTION", required=True)
     li = lsub.add_parser("list", help="incidents, most urgent first")
@@ -65,6 +79,34 @@ def register(sub: Any) -> None:
     li.add_argument("--open", action="store_true", help="only unresolved incidents")
     li.add_argument("--limit", type=int, default=200)
     li.set_defaults(handler="ircon.commands.incident:cmd_list")
+
+
+def cmd_merge(args: argparse.Namespace, ctx: Ctx) -> int:
+    from ircon.engine.ingest import merge_incidents
+
+    into = args.id.upper()
+    others = [o.upper() for o in args.others]
+    if into in others:
+        raise CliError(f"cannot merge {into} into itself", 2)
+    out = merge_incidents(ctx.store, into, others, ctx.loaded.config.triage, actor=ctx.actor,
+                          reason=args.reason)
+    if args.json:
+        ctx.json(out)
+    else:
+        ctx.out.print(f"merged {', '.join(others)} into {into}")
+    return 0
+
+
+def cmd_split(args: argparse.Namespace, ctx: Ctx) -> int:
+    from ircon.engine.ingest import split_alert
+
+    target = split_alert(ctx.store, args.alert, ctx.loaded.config.triage, actor=ctx.actor,
+                         reason=args.reason, into=args.into.upper() if args.into else None)
+    if args.json:
+        ctx.json({"alert": args.alert, "incident": target})
+    else:
+        ctx.out.print(f"alert {args.alert} now belongs to {target}")
+    return 0
 
 
 def cmd_new(args: argparse.Namespace, ctx: Ctx) -> int:
