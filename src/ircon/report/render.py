@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
+from ircon.model.entry_text import summarize
 from ircon.model.journal import ChainEntry
 from ircon.model.text import one_line
 from ircon.report.markdown import md_block, md_text
@@ -13,19 +14,7 @@ from ircon.report.markdown import md_block, md_text
 
 def entry_summary(e: ChainEntry, limit: int = 160) -> str:
     """One human line for an entry's body (safe to print)."""
-    try:
-        body = json.loads(e.body)
-    except ValueError:
-        return one_line(e.body, limit)
-    for key in ("text", "title", "summary", "status", "severity", "message"):
-        if isinstance(body.get(key), str):
-            extra = ""
-            if key in ("status", "severity") and body.get("reason"):
-                extra = f" — {body['reason']}"
-            if key == "severity" and body.get("reasons"):
-                extra = " — " + "; ".join(map(str, body["reasons"]))
-            return one_line(f"{body[key]}{extra}", limit)
-    return one_line(json.dumps(body, ensure_ascii=False, sort_keys=True), limit)
+    return one_line(summarize(e.kind, e.body, limit * 4), limit)
 
 
 def incident_summary_lines(inc: dict[str, Any], entries: list[ChainEntry]) -> Iterator[str]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, tzinfo
 
 from rich.text import Text
 from textual.widgets import RichLog
 
 from ircon.model import kinds
+from ircon.model.entry_text import summarize
 from ircon.model.journal import ChainEntry
 from ircon.tui import safe
 from ircon.tui.timefmt import stamp, zone_name
@@ -29,31 +29,7 @@ KIND_STYLE = {
 
 def summary(e: ChainEntry, limit: int = 400) -> str:
     """One human line for an entry's body."""
-    try:
-        body = json.loads(e.body)
-    except ValueError:
-        return e.body[:limit]
-    if not isinstance(body, dict):
-        return str(body)[:limit]
-    if e.kind == kinds.ROLE:
-        return f"{body.get('role', 'role')}: {body.get('person', '')}"
-    if e.kind == kinds.SEVERITY:
-        reasons = "; ".join(str(r) for r in body.get("reasons") or [])
-        return f"{body.get('severity', '')}" + (f" — {reasons}" if reasons else "")
-    if e.kind == kinds.STATUS:
-        reason = str(body.get("reason") or "")
-        return f"{body.get('status', '')}" + (f" — {reason}" if reason else "")
-    if e.kind in (kinds.ALERT, kinds.ALERT_UPDATE):
-        bits = [str(body.get(k)) for k in ("name", "source") if body.get(k)]
-        if body.get("acknowledged"):
-            bits.append("acknowledged")
-        if body.get("summary"):
-            bits.append(str(body["summary"]))
-        return " · ".join(bits)[:limit]
-    for key in ("text", "title", "summary", "message", "step", "name"):
-        if isinstance(body.get(key), str):
-            return str(body[key])[:limit]
-    return json.dumps(body, ensure_ascii=False, sort_keys=True)[:limit]
+    return summarize(e.kind, e.body, limit)
 
 
 class Timeline(RichLog):
