@@ -9,6 +9,7 @@ appear without a keypress.
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 from collections.abc import Callable
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 SWITCH_INTERVAL = 0.0005
+HEAP_SETTLE_SECONDS = 0.5  # after the store opens and the first screen loads
 
 
 def _system_clock() -> datetime:
@@ -222,6 +224,7 @@ class IrconApp(IoMixin, App[int]):
         self.screen.post_message(DataChanged(True, True))
 
     def _store_ready(self) -> None:
+        self.set_timer(HEAP_SETTLE_SECONDS, self._freeze_heap, name="heap")
         self.set_interval(self.refresh_seconds, self.poke, name="poll")
         if self._start_engine and self.demo is None:
             self._engine_status()
@@ -231,6 +234,20 @@ class IrconApp(IoMixin, App[int]):
             self._run_demo()
         elif self._start_engine:
             self._run_engine()
+
+    def _freeze_heap(self) -> None:
+        """Take the start-up heap (modules, classes, the mode screens) out of the collector.
+
+        A full garbage collection walks every tracked object while holding the GIL; when a
+        worker ingesting a big pull triggers one, the event loop waits behind it (70-100 ms
+        here). Start-up objects live as long as the process, so freezing them once (after
+        collecting what is already garbage) leaves later full collections only the objects
+        made since: alerts in flight, pages, dialogs.
+        """
+        if gc.get_freeze_count():
+            return  # once per process (a second app in the same process, tests)
+        gc.collect()
+        gc.freeze()
 
     @work(exclusive=True, group="engine", exit_on_error=False)
     async def _run_engine(self) -> None:
