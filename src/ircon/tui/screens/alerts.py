@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Input, Static
 
 from ircon.tui import safe
+from ircon.tui.safe import Cell
 from ircon.tui.screens.base import IrconScreen
 from ircon.tui.screens.common import PAGE, empty_state, page_note, set_columns, sev_cell
 from ircon.tui.timefmt import age
@@ -102,17 +103,17 @@ class AlertsScreen(IrconScreen):
             spec.append(("Ack", "ack", 3))
         set_columns(t, spec)
         for r in page.rows:
-            mark = Text("●", style="bold") if r.id in self.selected else Text(" ")
+            mark = Cell("●", style="bold") if r.id in self.selected else Cell(" ")
             style = "dim" if r.status == "resolved" else ""
             what = r.name if not r.summary else f"{r.name}: {r.summary}" if r.name else r.summary
-            cells = [
-                mark, sev_cell(r.severity), Text(age(r.last_seen, now), style=style),
-                safe.text(r.source, src_w, style=style), safe.text(what, sum_w, style=style),
-                Text(str(r.count) if r.count < 10_000 else "9999+", style=style),
-                safe.text(r.incident or "-", inc_w),
+            cells: list[Text] = [
+                mark, sev_cell(r.severity), Cell(age(r.last_seen, now), style=style),
+                safe.cell(r.source, src_w, style=style), safe.cell(what, sum_w, style=style),
+                Cell(str(r.count) if r.count < 10_000 else "9999+", style=style),
+                safe.cell(r.incident or "-", inc_w),
             ]
             if wide:
-                cells.append(Text("ack" if r.acknowledged else "", style="dim"))
+                cells.append(Cell("ack" if r.acknowledged else "", style="dim"))
             t.add_row(*cells, key=str(r.id))
         if page.rows:
             t.move_cursor(row=min(keep, len(page.rows) - 1))

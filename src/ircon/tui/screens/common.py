@@ -32,7 +32,7 @@ STATUS_STYLE = {
 
 
 def sev_cell(sev: str) -> Text:
-    return safe.text(sev, 6, style=SEV_STYLE.get(sev, ""))
+    return safe.cell(sev, 6, style=SEV_STYLE.get(sev, ""))
 
 
 def status_cell(status: str) -> Text:
