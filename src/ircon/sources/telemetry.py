@@ -32,6 +32,7 @@ from ircon.model.telemetry import TelemetryEvent
 from ircon.model.text import one_line
 from ircon.sources.base import PullResult, SourceHealth
 from ircon.sources.formats import FORMATS, detect_format
+from ircon.sources.formats.litellm_fast import event as _litellm_event
 
 if TYPE_CHECKING:
     from ircon.sources.settings import TelemetrySource as TelemetrySourceConfig
@@ -151,6 +152,17 @@ def normalize(obj: dict[str, Any], fmt: str = "auto", *, origin: str = "",
 
 
 def _parse(line: bytes | str, fmt: str, origin: str, lineno: int) -> list[TelemetryEvent] | Skipped:
+    if fmt == "auto" or fmt == "litellm":
+        # LiteLLM callback records, the bulk of gateway telemetry, decoded into typed
+        # structs; it answers None for anything it does not handle exactly as below.
+        ev = _litellm_event(line, origin, lineno)
+        if ev is not None:
+            return [ev]
+    return _parse_generic(line, fmt, origin, lineno)
+
+
+def _parse_generic(line: bytes | str, fmt: str, origin: str,
+                   lineno: int) -> list[TelemetryEvent] | Skipped:
     try:
         try:
             obj = _loads(line)
@@ -174,7 +186,11 @@ def parse_line(line: bytes | str, fmt: str = "auto", *, origin: str = "",
                lineno: int = 0) -> TelemetryEvent | Skipped:
     """The event of one raw line (the first, for a multi-span OTLP batch), or why there is
     none. Never raises."""
-    r = _parse(line, fmt, origin, lineno)
+    if fmt == "auto" or fmt == "litellm":
+        ev = _litellm_event(line, origin, lineno)  # as in ``_parse``, without the list
+        if ev is not None:
+            return ev
+    r = _parse_generic(line, fmt, origin, lineno)
     return r[0] if type(r) is list else r  # type: ignore[return-value]
 
 
