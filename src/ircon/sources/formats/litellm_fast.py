@@ -28,6 +28,7 @@ path. Anything that is not a plain, well-typed record is refused rather than han
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -161,6 +162,10 @@ _decode_raw = msgspec.json.Decoder(_RawRecord).decode
 _decode_messages = msgspec.json.Decoder(list[_Msg] | None).decode
 _decode_answer = msgspec.json.Decoder(_Answer | str | None).decode
 _DecodeError = msgspec.DecodeError
+_ValidationError = msgspec.ValidationError
+# Where msgspec says a validation failed: "... - at `$.messages[1].content`".
+_IN_MESSAGES_OR_ANSWER = re.compile(
+    r"`\$(?:\.standard_logging_object)?\.(?:messages|response)[.\[`]")
 _NO_META = _Meta()
 
 
@@ -169,11 +174,19 @@ def event(line: bytes | str, origin: str, lineno: int) -> TelemetryEvent | None:
     apply (another format, a spend-log row, odd types or shapes, JSON msgspec refuses).
     Never raises."""
     # First with messages and answer typed (plain chat traffic); if they are of another
-    # shape, or anything failed, once more with both raw (the rest has to be plain).
+    # shape, once more with both raw (the rest has to be plain).
     try:
         return _event(_decode_plain(line), origin, lineno)
-    except Exception:  # whatever the cause: the raw decode or the generic path decides
+    except _NotPlain:
         return _event_raw(line, origin, lineno)
+    except _ValidationError as e:
+        # Only a message or the answer being of another shape is worth a second decode;
+        # any other refusal would recur (only a cost question: both paths are exact).
+        if _IN_MESSAGES_OR_ANSWER.search(str(e)):
+            return _event_raw(line, origin, lineno)
+        return None
+    except Exception:  # whatever the cause: the generic path decides
+        return None
 
 
 def _event_raw(line: bytes | str, origin: str, lineno: int) -> TelemetryEvent | None:
