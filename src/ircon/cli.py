@@ -52,7 +52,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return int(func(args, ctx) or 0)
     except CliError as exc:
-        ctx.err.print(f"ircon: {exc}")
+        from rich.text import Text
+
+        # Messages quote files, exports and replies from outside: escape what they carry.
+        ctx.err.print(Text("ircon: " + _safe(str(exc))))
         return exc.code
 
 
@@ -69,8 +72,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         code, message = _classify(exc)
         if code is None:
             raise
-        sys.stderr.write(f"ircon: {message}\n")
+        sys.stderr.write(f"ircon: {_safe(message)}\n")
         return code
+
+
+def _safe(message: str) -> str:
+    """An error message fit for a terminal: line breaks kept, every other control escaped."""
+    from ircon.model.text import visible
+
+    return visible(message, 20_000, keep_newlines=True)
 
 
 def _classify(exc: Exception) -> tuple[int | None, str]:

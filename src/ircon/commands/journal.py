@@ -36,8 +36,13 @@ def cmd_verify(args: argparse.Namespace, ctx: Ctx) -> int:
             f"journal intact: {report.incidents} incident(s), {report.entries} entries verified"
         )
     else:
+        from rich.text import Text
+
+        from ircon.model.text import one_line
+
         for p in report.problems:
-            ctx.err.print(f"TAMPERED {p}")
+            # An export under --file is outside text: its incident id reaches the terminal.
+            ctx.err.print(Text(f"TAMPERED {one_line(str(p), 600)}"))
         ctx.err.print(f"{len(report.problems)} incident chain(s) failed verification")
     return 0 if report.ok else 1
 
