@@ -375,3 +375,49 @@ async def test_kill_switch_pauses_and_resumes_automation(tmp_path: Path) -> None
             if automation.pause_state(store) is None:
                 break
         assert automation.pause_state(store) is None
+
+
+async def test_repaint_waits_for_an_in_process_ingest_then_shows_it(
+    store: Any, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ircon.engine import ingest
+
+    busy = {"on": True}
+    monkeypatch.setattr(ingest, "in_progress", lambda: busy["on"])
+    ids = seed_demo(store)
+    app = make_app(store)  # refresh every 0.2 s
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.open_incident(ids["injection"])
+        await settle(pilot)
+        screen: Any = app.screen
+        before = screen.query_one("#timeline").last_seq
+        other = _open(str(db_path))
+        incidents.note(other, ids["injection"], "written during a burst", actor="bob@jump-2")
+        other.close()
+        await pilot.pause(0.5)  # several polls: held back while the ingest runs
+        assert screen.query_one("#timeline").last_seq == before
+        busy["on"] = False
+        await wait_for(pilot, lambda: screen.query_one("#timeline").last_seq == before + 1,
+                       timeout=3.0)
+
+
+async def test_a_long_ingest_holds_a_repaint_back_at_most_a_second(
+    store: Any, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ircon.engine import ingest
+
+    monkeypatch.setattr(ingest, "in_progress", lambda: True)
+    ids = seed_demo(store)
+    app = make_app(store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.open_incident(ids["injection"])
+        await settle(pilot)
+        screen: Any = app.screen
+        before = screen.query_one("#timeline").last_seq
+        other = _open(str(db_path))
+        incidents.note(other, ids["injection"], "still shown", actor="bob@jump-2")
+        other.close()
+        await wait_for(pilot, lambda: screen.query_one("#timeline").last_seq == before + 1,
+                       timeout=3.0)

@@ -9,6 +9,7 @@ from a complete pull, or past its endsAt, is marked resolved.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -484,7 +485,36 @@ def _resolve_missing(conn: Connection, cfg: TriageConfig, actor: str, now: datet
     jb.flush()
 
 
+# How many ingests run in this process right now. The console reads it to hold back
+# repaints of a burst still being written (a repaint competes with the ingest thread
+# for the interpreter and would show a half-stored pull anyway).
+_running = 0
+_running_lock = threading.Lock()
+
+
+def in_progress() -> bool:
+    """True while an ingest runs in this process."""
+    return _running > 0
+
+
 def _ingest(
+    store: Store, alerts: Iterable[AlertIn], cfg: TriageConfig, *, actor: str,
+    complete_sources: Iterable[str], now: datetime | None,
+    extras: dict[AlertKey, list[tuple[str, dict[str, Any]]]], batch_size: int,
+) -> IngestReport:
+    global _running
+    with _running_lock:
+        _running += 1
+    try:
+        return _ingest_batches(store, alerts, cfg, actor=actor,
+                               complete_sources=complete_sources, now=now, extras=extras,
+                               batch_size=batch_size)
+    finally:
+        with _running_lock:
+            _running -= 1
+
+
+def _ingest_batches(
     store: Store, alerts: Iterable[AlertIn], cfg: TriageConfig, *, actor: str,
     complete_sources: Iterable[str], now: datetime | None,
     extras: dict[AlertKey, list[tuple[str, dict[str, Any]]]], batch_size: int,

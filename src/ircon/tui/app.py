@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import signal
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 SWITCH_INTERVAL = 0.0005
+# Longest a repaint waits for an in-process ingest to finish (changes by other
+# processes still show within two seconds of a one-second refresh).
+MAX_HOLD_SECONDS = 1.0
 HEAP_SETTLE_SECONDS = 0.5  # after the store opens and the first screen loads
 
 
@@ -165,6 +169,8 @@ class IrconApp(IoMixin, App[int]):
         self._start_engine = start_engine
         self._start_mode = start_mode
         self._token: ChangeToken | None = None
+        self._shown_token: ChangeToken | None = None  # what the screens last reloaded for
+        self._held_since: float | None = None  # a repaint held back behind an ingest
         self._engine: Any = None
         self.engine_label = ""  # who works the database, shown in the top bar
         self.store_error: str | None = None
@@ -333,9 +339,21 @@ class IrconApp(IoMixin, App[int]):
         self.post_message(_Polled(token))
 
     def on__polled(self, msg: _Polled) -> None:
-        old, self._token = self._token, msg.token
+        from ircon.engine.ingest import in_progress
+
+        old = self._shown_token
+        self._token = msg.token
         if old == msg.token:
             return
+        now = time.monotonic()
+        if in_progress() and self._held_since is not None \
+                and now - self._held_since < MAX_HOLD_SECONDS:
+            return  # this process is still storing a burst: repaint once it is in
+        if in_progress() and self._held_since is None:
+            self._held_since = now
+            return
+        self._held_since = None
+        self._shown_token = msg.token
         # The first token may already include a write made after the first load: reload.
         changed = DataChanged(old is None or old.journal != msg.token.journal,
                               old is None or old.alerts != msg.token.alerts)
