@@ -20,7 +20,7 @@ from typing import IO, Any, ClassVar
 
 from ircon.adapters.base import Adapter, Context, Plan, Result, excerpt, mask_values
 from ircon.adapters.params import ActionSpec, ParamError, ParamSpec
-from ircon.adapters.placeholders import Missing, fill, is_whole
+from ircon.adapters.placeholders import Missing, fill, is_whole, names
 from ircon.adapters.settings import ShellSettings
 from ircon.secrets import SecretError, resolve
 
@@ -130,7 +130,8 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 def fill_argv(template: list[str], values: dict[str, Any], *, optional: set[str]) -> list[str]:
     """Placeholders filled, one argv item each; items needing a left-out optional value dropped.
 
-    A lone-placeholder item whose value starts with '-' is refused unless it follows '--'.
+    An item that starts with a placeholder and comes out starting with '-' is refused unless
+    it follows '--': the dash came from a value, and the program would read it as an option.
     """
     out: list[str] = []
     after_dashdash = False
@@ -141,10 +142,12 @@ def fill_argv(template: list[str], values: dict[str, Any], *, optional: set[str]
             if m.args[0] in optional:
                 continue
             raise ParamError(f"{m.args[0]}: required") from None
-        whole = is_whole(item)
-        if i > 0 and whole is not None and filled.startswith("-") and not after_dashdash:
+        # A dash the configured item itself begins with ("--ip={ip}") is the operator's.
+        if (i > 0 and filled.startswith("-") and not item.startswith("-")
+                and not after_dashdash):
+            who = is_whole(item) or ", ".join(names(item)) or item
             raise ParamError(
-                f"{whole}: a value starting with '-' would be read as an option; refused"
+                f"{who}: a value starting with '-' would be read as an option; refused"
             )
         if item == "--":
             after_dashdash = True
