@@ -6,66 +6,41 @@ from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable
 
 from ircon.tui import safe
-from ircon.tui.screens.base import IrconScreen
 from ircon.tui.screens.common import (
+    FILTER_PAGE_BINDINGS,
     PAGE,
-    empty_state,
-    page_note,
+    PagedListScreen,
     set_columns,
     sev_cell,
     status_cell,
 )
 from ircon.tui.timefmt import age, countdown
-from ircon.tui.widgets.field import Field
-from ircon.tui.widgets.topbar import TopBar
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ircon.store.db import Store
     from ircon.tui.services import BoardPage
 
 
-class IncidentsScreen(IrconScreen):
+class IncidentsScreen(PagedListScreen["BoardPage", "BoardPage"]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open", id="open", priority=False),
-        Binding("slash", "filter", "Filter", id="filter"),
-        Binding("left_square_bracket", "page(-1)", "Prev page", show=False, id="prev_page"),
-        Binding("right_square_bracket", "page(1)", "Next page", show=False, id="next_page"),
+        *FILTER_PAGE_BINDINGS,
         Binding("escape", "clear_filter", "Clear filter", show=False, id="clear_filter"),
     ]
 
     AUTO_FOCUS = "#board"
+    LIST_TITLE = "Incidents"
+    TABLE_ID = "board"
+    FILTER_HINT = "filter: words match id, title, severity, status, commander"
+    EMPTY_WHAT = "incidents"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.row_offset = 0
-        self.filter_text = ""
-        self.page: BoardPage | None = None
-
-    def compose(self) -> ComposeResult:
-        yield TopBar(id="topbar")
-        flt = Field(placeholder="filter: words match id, title, severity, status, commander",
-                    id="filter", classes="filter")
-        flt.display = False
-        yield flt
-        yield Static(id="empty", classes="empty")
-        table: DataTable[Text] = DataTable(id="board", cursor_type="row", zebra_stripes=True)
-        yield table
-        yield Static(id="status", classes="statusline")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#empty", Static).display = False
-        self.query_one(TopBar).show("Incidents", "loading…", self.irc.actor)
-
-    def reload(self) -> None:
-        store = self.irc.store
-        if store is None:
-            self._paint_empty()
-            return
+    def loader(self, store: Store) -> Callable[[], BoardPage]:
         offset, text = self.row_offset, self.filter_text
 
         def load() -> BoardPage:
@@ -73,18 +48,12 @@ class IncidentsScreen(IrconScreen):
 
             return services.board(store, limit=PAGE, offset=offset, filter_text=text)
 
-        self.io(load, self._show, group="load")
-
-    def _paint_empty(self) -> None:
-        empty = self.query_one("#empty", Static)
-        empty.update(empty_state(self.irc, "incidents"))
-        empty.display = True
-        self.query_one("#board").display = False
+        return load
 
     def _show(self, page: BoardPage) -> None:
         self.page = page
         now = self.irc.now()
-        t: DataTable[Text] = self.query_one("#board", DataTable)
+        t = self.table()
         keep = t.cursor_row
         # Column widths follow the terminal: the title takes what the others leave.
         clocks = any(r.next_clock for r in page.rows)
@@ -109,28 +78,12 @@ class IncidentsScreen(IrconScreen):
                     if r.next_clock else Text("-", style="dim")
                 )
             t.add_row(*cells, key=r.id)
-        if page.rows:
-            t.move_cursor(row=min(keep, len(page.rows) - 1))
-        nothing = page.total == 0 and not self.filter_text
-        self.query_one("#empty", Static).display = nothing
-        t.display = not nothing
-        if nothing:
-            self._paint_empty()
-        detail = f"{page.active:,} active · {page.total:,} total"
-        if self.filter_text:
-            detail += f" · filter: {self.filter_text}"
-        self.query_one(TopBar).show("Incidents", detail, self.irc.actor)
-        self.query_one("#status", Static).update(
-            Text(page_note(page.offset, len(page.rows), page.total), style="dim")
-        )
+        self._finish_page(t, page, keep, f"{page.active:,} active · {page.total:,} total")
 
     # --- actions -----------------------------------------------------------------------
 
     def action_open(self) -> None:
-        t = self.query_one("#board", DataTable)
-        if not t.row_count:
-            return
-        key = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
+        key = self.cursor_key()
         if key:
             self.irc.open_incident(str(key))
 
@@ -139,31 +92,7 @@ class IncidentsScreen(IrconScreen):
         if ev.row_key.value:
             self.irc.open_incident(str(ev.row_key.value))
 
-    def action_page(self, delta: int) -> None:
-        total = self.page.total if self.page else 0
-        new = max(0, min(self.row_offset + delta * PAGE, max(total - 1, 0) // PAGE * PAGE))
-        if new != self.row_offset:
-            self.row_offset = new
-            self.reload()
-
-    def action_filter(self) -> None:
-        f = self.query_one("#filter", Input)
-        f.display = True
-        f.focus()
-
     def action_clear_filter(self) -> None:
-        f = self.query_one("#filter", Input)
-        f.value = ""
-        f.display = False
-        if self.filter_text:
-            self.filter_text, self.row_offset = "", 0
+        if self._close_filter():
             self.reload()
-        self.query_one("#board").focus()
-
-    @on(Input.Submitted, "#filter")
-    def _filter(self, ev: Input.Submitted) -> None:
-        self.filter_text, self.row_offset = ev.value.strip(), 0
-        if not self.filter_text:
-            ev.input.display = False
-        self.query_one("#board").focus()
-        self.reload()
+        self.table().focus()
