@@ -199,6 +199,15 @@ def reply_result(action: str, reply: HttpReply, summary: str, **kw: Any) -> Resu
                          status_code=reply.status, attempts=reply.attempts)
 
 
+def url_segment(value: str) -> str:
+    """``value`` percent-encoded for a URL path. A value of only dots is refused: ``.`` and
+    ``..`` are path steps (clients and servers resolve them), so ``/users/{id}/disable``
+    with ``..`` would call ``/disable`` — another endpoint than the one configured."""
+    if value and not value.strip("."):
+        raise ParamError(f"{value!r} is not allowed in a URL path (it would move up the path)")
+    return quote(value, safe="")
+
+
 class HttpAdapter(Adapter):
     """A configured call: ``call`` with the declared parameters, and its undo if configured."""
 
@@ -218,7 +227,7 @@ class HttpAdapter(Adapter):
     def _request(self, method: str, url_t: str, body_t: Any, values: dict[str, Any]
                  ) -> tuple[str, dict[str, str], Any]:
         try:
-            url = fill(url_t, values, encode=lambda v: quote(v, safe=""))
+            url = fill(url_t, values, encode=url_segment)
         except Missing as m:
             raise ParamError(f"{m.args[0]}: required by the URL") from None
         headers: dict[str, str] = {}

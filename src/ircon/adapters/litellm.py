@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ircon.adapters.base import Adapter, Context, Plan, Result
-from ircon.adapters.http import display_auth, reply_result, send
+from ircon.adapters.http import display_auth, reply_result, send, url_segment
 from ircon.adapters.params import ActionSpec, ParamError, ParamSpec, key_display, key_hash
 from ircon.adapters.settings import HttpAuth, LitellmSettings
 
@@ -109,7 +109,7 @@ class LitellmAdapter(Adapter):
             body = shown = {"user_ids": [values["user"]]}
             plan.summary = f"{a.split('-')[0]} end user {values['user']}"
         elif a == "switch-model":
-            path = f"/model/{quote(values['model_id'], safe='')}/update"
+            path = f"/model/{url_segment(values['model_id'])}/update"
             body = shown = {"litellm_params": {"model": values["target"]}}
             plan.summary = f"deployment {values['model_id']} -> {values['target']}"
         else:  # pragma: no cover - ACTIONS and this switch are kept in step
