@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from textual import on
 from textual.screen import ModalScreen, Screen
 
+from ircon.model.text import visible
 from ircon.tui.messages import DataChanged, IoDone
 
 if TYPE_CHECKING:
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger("ircon.tui")
+
+
+def notice_text(message: str) -> str:
+    """An error message fit for a notification: bounded, every control character visible."""
+    return visible(message, 2000, keep_newlines=True)
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
@@ -75,7 +81,8 @@ class IoMixin:
         if msg.group and msg.gen != node.__dict__.get("_gens", {}).get(msg.group):
             return  # superseded
         if msg.error is not None:
-            node.app.notify(msg.error, severity="error", markup=False, timeout=8)
+            # Errors quote outside text (an admin API's error body, a file's contents).
+            node.app.notify(notice_text(msg.error), severity="error", markup=False, timeout=8)
             if msg.done is not None:
                 msg.done(msg.error)
             return

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Static
 
 from ircon.tui import safe
-from ircon.tui.screens.base import IrconScreen
+from ircon.tui.screens.base import IrconScreen, notice_text
 from ircon.tui.screens.common import SEV_STYLE, STATUS_STYLE
 from ircon.tui.timefmt import age, countdown, stamp
 from ircon.tui.widgets.timeline import Timeline
@@ -431,7 +431,7 @@ class IncidentScreen(IrconScreen):
                 services.step_instances, store, loaded, hid, step_id)
             needed = await asyncio.to_thread(services.step_inputs, store, hid, step_id)
         except Exception as exc:  # shown, never fatal: nothing has been sent
-            self.notify(str(exc), severity="error", markup=False, timeout=10)
+            self.notify(notice_text(str(exc)), severity="error", markup=False, timeout=10)
             return
         instance = instances[0]
         if len(instances) > 1:
@@ -451,7 +451,7 @@ class IncidentScreen(IrconScreen):
                 lambda: services.plan_step_action(store, loaded, hid, step_id, actor=actor,
                                                   instance=instance, inputs=inputs))
         except Exception as exc:
-            self.notify(str(exc), severity="error", markup=False, timeout=10)
+            self.notify(notice_text(str(exc)), severity="error", markup=False, timeout=10)
             return
 
         def run(p: services.ActionPlan) -> services.ActionOutcome:
