@@ -8,21 +8,29 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from ircon.tui import safe
 from ircon.tui.safe import Cell
-from ircon.tui.screens.base import IrconScreen
-from ircon.tui.screens.common import PAGE, empty_state, page_note, set_columns, sev_cell
+from ircon.tui.screens.common import (
+    FILTER_PAGE_BINDINGS,
+    PAGE,
+    PagedListScreen,
+    set_columns,
+    sev_cell,
+)
 from ircon.tui.timefmt import age
-from ircon.tui.widgets.field import Field
-from ircon.tui.widgets.topbar import TopBar
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ircon.store.db import Store
     from ircon.tui.services import AlertPage, SourceStatus
 
+Loaded = tuple["AlertPage", list["SourceStatus"]]
 
-class AlertsScreen(IrconScreen):
+
+class AlertsScreen(PagedListScreen["AlertPage", Loaded]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "detail", "Detail", id="detail"),
         Binding("space", "toggle_select", "Select", id="select"),
@@ -30,66 +38,41 @@ class AlertsScreen(IrconScreen):
         Binding("a", "acknowledge", "Ack", id="ack"),
         Binding("s", "silence", "Silence", id="silence"),
         Binding("i", "assign", "To incident", id="assign"),
-        Binding("slash", "filter", "Filter", id="filter"),
-        Binding("left_square_bracket", "page(-1)", "Prev page", show=False, id="prev_page"),
-        Binding("right_square_bracket", "page(1)", "Next page", show=False, id="next_page"),
+        *FILTER_PAGE_BINDINGS,
         Binding("escape", "clear", "Clear", show=False, id="clear"),
     ]
 
     AUTO_FOCUS = "#queue"
+    LIST_TITLE = "Alerts"
+    TABLE_ID = "queue"
+    FILTER_HINT = "filter: words match name, summary, source, labels, severity"
+    EMPTY_WHAT = "alerts"
 
     def __init__(self) -> None:
         super().__init__()
-        self.row_offset = 0
-        self.filter_text = ""
         self.selected: set[int] = set()
-        self.page: AlertPage | None = None
 
-    def compose(self) -> ComposeResult:
-        yield TopBar(id="topbar")
+    def compose_header(self) -> ComposeResult:
         yield Static(id="health", classes="health")
-        flt = Field(placeholder="filter: words match name, summary, source, labels, severity",
-                    id="filter", classes="filter")
-        flt.display = False
-        yield flt
-        yield Static(id="empty", classes="empty")
-        table: DataTable[Text] = DataTable(id="queue", cursor_type="row", zebra_stripes=True)
-        yield table
-        yield Static(id="status", classes="statusline")
-        yield Footer()
 
-    def on_mount(self) -> None:
-        self.query_one("#empty", Static).display = False
-        self.query_one(TopBar).show("Alerts", "loading…", self.irc.actor)
-
-    def reload(self) -> None:
-        store = self.irc.store
-        if store is None:
-            self._paint_empty()
-            return
+    def loader(self, store: Store) -> Callable[[], Loaded]:
         offset, text, loaded = self.row_offset, self.filter_text, self.irc.loaded
         health = self.irc.source_health()
 
-        def load() -> tuple[AlertPage, list[SourceStatus]]:
+        def load() -> Loaded:
             from ircon.tui import services
 
             page = services.list_alerts(store, filter_text=text, limit=PAGE, offset=offset)
             return page, services.source_health(store, loaded, health)
 
-        self.io(load, self._show, group="load")
+        return load
 
-    def _paint_empty(self) -> None:
-        empty = self.query_one("#empty", Static)
-        empty.update(empty_state(self.irc, "alerts"))
-        empty.display = True
-        self.query_one("#queue").display = False
-
-    def _show(self, data: tuple[AlertPage, list[SourceStatus]]) -> None:
+    def _show(self, data: Loaded) -> None:
         page, health = data
         self.page = page
         self._paint_health(health)
         now = self.irc.now()
-        t: DataTable[Text] = self.query_one("#queue", DataTable)
+        t = self.table()
         keep = t.cursor_row
         wide = self.size.width >= 110
         src_w, inc_w = (14, 12) if wide else (10, 12)
@@ -115,21 +98,12 @@ class AlertsScreen(IrconScreen):
             if wide:
                 cells.append(Cell("ack" if r.acknowledged else "", style="dim"))
             t.add_row(*cells, key=str(r.id))
-        if page.rows:
-            t.move_cursor(row=min(keep, len(page.rows) - 1))
-        nothing = page.total == 0 and not self.filter_text
-        t.display = not nothing
-        self.query_one("#empty", Static).display = nothing
-        if nothing:
-            self._paint_empty()
-        detail = f"{page.firing:,} firing · {page.unacknowledged:,} unacked"
-        if self.filter_text:
-            detail += f" · filter: {self.filter_text}"
-        self.query_one(TopBar).show("Alerts", detail, self.irc.actor)
-        note = page_note(page.offset, len(page.rows), page.total)
-        if self.selected:
-            note = f"{len(self.selected)} selected · " + note
-        self.query_one("#status", Static).update(Text(note, style="dim"))
+        self._finish_page(t, page, keep,
+                          f"{page.firing:,} firing · {page.unacknowledged:,} unacked")
+
+    def status_note(self, page: AlertPage) -> str:
+        note = super().status_note(page)
+        return f"{len(self.selected)} selected · " + note if self.selected else note
 
     def _paint_health(self, health: list[SourceStatus]) -> None:
         line = Text("sources: ", style="dim", no_wrap=True, overflow="ellipsis", end="")
@@ -159,10 +133,7 @@ class AlertsScreen(IrconScreen):
     # --- selection -------------------------------------------------------------------
 
     def _cursor_id(self) -> int | None:
-        t = self.query_one("#queue", DataTable)
-        if not t.row_count:
-            return None
-        key = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
+        key = self.cursor_key()
         return int(key) if key else None
 
     def targets(self) -> list[int]:
@@ -177,12 +148,12 @@ class AlertsScreen(IrconScreen):
         if aid is None:
             return
         self.selected.symmetric_difference_update({aid})
-        t = self.query_one("#queue", DataTable)
+        t = self.table()
         t.update_cell(str(aid), "sel",
                       Text("●", style="bold") if aid in self.selected else Text(" "))
         if t.cursor_row < t.row_count - 1:
             t.move_cursor(row=t.cursor_row + 1)
-        self._note_selection()
+        self._paint_status()
 
     def action_select_page(self) -> None:
         if self.page:
@@ -193,21 +164,10 @@ class AlertsScreen(IrconScreen):
                 self.selected |= ids
             self.reload()
 
-    def _note_selection(self) -> None:
-        if self.page:
-            note = page_note(self.page.offset, len(self.page.rows), self.page.total)
-            if self.selected:
-                note = f"{len(self.selected)} selected · " + note
-            self.query_one("#status", Static).update(Text(note, style="dim"))
-
     def action_clear(self) -> None:
-        f = self.query_one("#filter", Input)
-        if f.display:
-            f.value = ""
-            f.display = False
-            if self.filter_text:
-                self.filter_text, self.row_offset = "", 0
-            self.query_one("#queue").focus()
+        if self.query_one("#filter", Input).display:
+            self._close_filter()
+            self.table().focus()
         self.selected.clear()
         self.reload()
 
@@ -300,23 +260,3 @@ class AlertsScreen(IrconScreen):
         self._after_write(hid)
         if created:  # a new incident needs its commander: take them straight to it
             self.irc.open_incident(hid)
-
-    def action_page(self, delta: int) -> None:
-        total = self.page.total if self.page else 0
-        new = max(0, min(self.row_offset + delta * PAGE, max(total - 1, 0) // PAGE * PAGE))
-        if new != self.row_offset:
-            self.row_offset = new
-            self.reload()
-
-    def action_filter(self) -> None:
-        f = self.query_one("#filter", Input)
-        f.display = True
-        f.focus()
-
-    @on(Input.Submitted, "#filter")
-    def _filter(self, ev: Input.Submitted) -> None:
-        self.filter_text, self.row_offset = ev.value.strip(), 0
-        if not self.filter_text:
-            ev.input.display = False
-        self.query_one("#queue").focus()
-        self.reload()
