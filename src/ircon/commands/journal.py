@@ -56,7 +56,8 @@ def _verify_file(path: str) -> Any:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
         hid, items = read_export(text)
-    except (OSError, ValueError, KeyError, TypeError, JournalEncodingError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError,
+            JournalEncodingError) as exc:
         raise CliError(f"{path}: not a readable ircon journal export ({exc})", 2) from exc
     if hid is None:
         return VerifyReport(0, 0, [])

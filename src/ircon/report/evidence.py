@@ -609,7 +609,7 @@ def verify_bundle(path: str | Path, *, limit: int = MAX_BUNDLE_BYTES) -> BundleR
         try:
             loaded = json.loads(mdata)
             manifest = loaded if isinstance(loaded, dict) else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # a bundle is outside input: nesting included
             problems.append("manifest.json: not valid JSON")
         if manifest and manifest.get("format") != FORMAT:
             problems.append(f"manifest.json: format is {manifest.get('format')!r}, "
@@ -698,7 +698,7 @@ def _check_journal(files: Mapping[str, bytes], manifest: Mapping[str, Any],
             continue
         try:
             entries.append(ChainEntry.from_dict(json.loads(line)))
-        except (ValueError, KeyError, TypeError, JournalEncodingError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError, JournalEncodingError) as exc:
             report.problems.append(f"journal.jsonl: line {n} is not a journal entry ({exc})")
             return None
     for e in entries:
@@ -729,7 +729,7 @@ def _check_refs(files: Mapping[str, bytes], chain: Mapping[int, ChainEntry], nam
             e = chain.get(int(d["seq"]))
             same = (e is not None and e.hash == d["hash"] and e.kind == d["kind"]
                     and e.body == canonical_body(d["body"]))
-        except (ValueError, KeyError, TypeError, JournalEncodingError):
+        except (ValueError, KeyError, TypeError, RecursionError, JournalEncodingError):
             same = False
         if not same:
             problems.append(f"{name}: line {n} does not match its journal entry")

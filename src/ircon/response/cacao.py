@@ -808,7 +808,7 @@ class _Importer:
                 params = {k: v for k, v in m.groupdict().items()}
                 try:
                     body = json.loads(cmd.get("content") or "{}")
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):  # nesting bounds the stack
                     body = {}
                 if isinstance(body, Mapping):
                     for key, pname in spec.cacao_body:
