@@ -61,3 +61,39 @@ def test_cacao_command_content_nested_too_deeply_imports_without_a_crash(
     assert "Traceback" not in r.stderr, r.stderr[-2000:]
     assert r.returncode in (0, 1)
     assert out.exists()
+
+
+def test_admin_api_reply_nested_too_deeply_is_an_http_failure(store, tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from typing import Any
+
+    from ircon.adapters import runner
+    from ircon.config import IrconConfig
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            data = DEEP.encode()
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    try:
+        cfg = IrconConfig.model_validate({"adapters": {"h": {
+            "type": "http", "url": f"http://127.0.0.1:{srv.server_address[1]}/x/{{u}}",
+            "params": {"u": "user_id"}}}})
+        out = runner.run_action(store, cfg, "h", "call", {"u": "bob"}, incident=None,
+                                actor="a@x")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert not out.ok
+    assert out.error and "HTTP 500" in out.error and "internal error" not in out.error

@@ -176,7 +176,7 @@ def _once(
 
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # the body is the server's: any nesting
             data = None
     if 200 <= status < 300:
         return HttpReply(True, status, excerpt(text), data, None, 0)
