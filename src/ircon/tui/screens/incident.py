@@ -21,6 +21,8 @@ from ircon.tui.widgets.timeline import Timeline
 from ircon.tui.widgets.topbar import TopBar
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ircon.model.journal import ChainEntry
     from ircon.tui.services import (
         EscalationView,
@@ -262,8 +264,13 @@ class IncidentScreen(IrconScreen):
         self._write(lambda: services.acknowledge_page(store, loaded, hid, actor=actor),
                     "acknowledged")
 
-    def action_severity(self) -> None:
-        from ircon.tui.screens.modals import ChoiceScreen, severity_choices
+    def _change(self, what: str, choices: Callable[[], list[tuple[str, str]]],
+                current: Callable[[IncidentView], str], change: Callable[..., object]) -> None:
+        """Pick a new value of ``what`` with a reason, then store it with ``change``.
+
+        ``choices`` and ``current`` run only once an incident is on screen.
+        """
+        from ircon.tui.screens.modals import ChoiceScreen
 
         store, hid, actor = self.irc.store, self.human_id, self.irc.actor
         if store is None or self.view is None:
@@ -272,38 +279,27 @@ class IncidentScreen(IrconScreen):
         def chosen(answer: tuple[str, str] | None) -> None:
             if answer is None or store is None:
                 return
-            from ircon.tui import services
-
-            sev, reason = answer
-            self._write(lambda: services.change_severity(store, hid, sev, reason, actor=actor),
-                        f"severity is now {sev}")
+            value, reason = answer
+            self._write(lambda: change(store, hid, value, reason, actor=actor),
+                        f"{what.lower()} is now {value}")
 
         self.app.push_screen(
-            ChoiceScreen(f"Severity of {hid}", severity_choices(), current=self.view.severity),
-            chosen,
+            ChoiceScreen(f"{what} of {hid}", choices(), current=current(self.view)), chosen
         )
+
+    def action_severity(self) -> None:
+        from ircon.tui import services
+        from ircon.tui.screens.modals import severity_choices
+
+        self._change("Severity", severity_choices, lambda v: v.severity,
+                     services.change_severity)
 
     def action_status(self, preset: str | None = None) -> None:
-        from ircon.tui.screens.modals import ChoiceScreen, status_choices
+        from ircon.tui import services
+        from ircon.tui.screens.modals import status_choices
 
-        store, hid, actor = self.irc.store, self.human_id, self.irc.actor
-        if store is None or self.view is None:
-            return
-
-        def chosen(answer: tuple[str, str] | None) -> None:
-            if answer is None or store is None:
-                return
-            from ircon.tui import services
-
-            status, reason = answer
-            self._write(lambda: services.change_status(store, hid, status, reason, actor=actor),
-                        f"status is now {status}")
-
-        self.app.push_screen(
-            ChoiceScreen(f"Status of {hid}", status_choices(),
-                         current=preset or self.view.status),
-            chosen,
-        )
+        self._change("Status", status_choices, lambda v: preset or v.status,
+                     services.change_status)
 
     def action_resolve(self) -> None:
         self.action_status(preset="resolved")
