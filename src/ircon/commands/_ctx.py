@@ -81,5 +81,7 @@ class Ctx:
         return Console(stderr=True, markup=False, emoji=False, highlight=False)
 
     def json(self, obj: Any) -> None:
-        sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+        # ASCII-only: attacker text in a field (C1 controls, bidi overrides) cannot act on
+        # a terminal the JSON is printed to; it is the same JSON to any parser.
+        sys.stdout.write(json.dumps(obj, ensure_ascii=True, default=str) + "\n")
         sys.stdout.flush()
