@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ircon.tui import safe
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
         PlaybookView,
         StepView,
     )
+
+A = TypeVar("A")  # what a dialog answers
 
 STEP_MARK = {"done": ("✓", "green"), "skipped": ("–", "dim"), "failed": ("✖", "bold red"),
              "in_progress": ("▶", "bold"), "pending": ("·", "")}
@@ -232,25 +235,32 @@ class IncidentScreen(IrconScreen):
     def _write(self, fn: object, ok: str) -> None:
         self.io(fn, lambda _: self.irc.poke(), ok=ok)  # type: ignore[arg-type]
 
+    def _ask(self, modal: Screen[A], write: Callable[[A], object],
+             ok: Callable[[A], str]) -> None:
+        """Show ``modal``; once it is answered, store ``write(answer)`` and say ``ok(answer)``.
+
+        Esc (None) and an empty line write nothing.
+        """
+
+        def answered(answer: A | None) -> None:
+            if answer:
+                self._write(lambda: write(answer), ok(answer))
+
+        self.app.push_screen(modal, answered)
+
     def action_back(self) -> None:
         self.app.pop_screen()
 
     def action_note(self) -> None:
+        from ircon.tui import services
         from ircon.tui.screens.modals import PromptScreen
 
         store, hid, actor = self.irc.store, self.human_id, self.irc.actor
         if store is None:
             return
-
-        def save(text: str | None) -> None:
-            if not text or store is None:
-                return
-            from ircon.tui import services
-
-            self._write(lambda: services.add_note(store, hid, text, actor=actor), "note added")
-
-        self.app.push_screen(PromptScreen(f"Note on {hid}", "what happened, what you saw"),
-                             save)
+        self._ask(PromptScreen(f"Note on {hid}", "what happened, what you saw"),
+                  lambda text: services.add_note(store, hid, text, actor=actor),
+                  lambda _: "note added")
 
     def action_acknowledge(self) -> None:
         store, loaded, hid, actor = self.irc.store, self.irc.loaded, self.human_id, self.irc.actor
@@ -275,17 +285,9 @@ class IncidentScreen(IrconScreen):
         store, hid, actor = self.irc.store, self.human_id, self.irc.actor
         if store is None or self.view is None:
             return
-
-        def chosen(answer: tuple[str, str] | None) -> None:
-            if answer is None or store is None:
-                return
-            value, reason = answer
-            self._write(lambda: change(store, hid, value, reason, actor=actor),
-                        f"{what.lower()} is now {value}")
-
-        self.app.push_screen(
-            ChoiceScreen(f"{what} of {hid}", choices(), current=current(self.view)), chosen
-        )
+        self._ask(ChoiceScreen(f"{what} of {hid}", choices(), current=current(self.view)),
+                  lambda answer: change(store, hid, *answer, actor=actor),
+                  lambda answer: f"{what.lower()} is now {answer[0]}")
 
     def action_severity(self) -> None:
         from ircon.tui import services
@@ -317,23 +319,15 @@ class IncidentScreen(IrconScreen):
                     "you are the incident commander")
 
     def action_hand_over(self) -> None:
+        from ircon.tui import services
         from ircon.tui.screens.modals import PromptScreen
 
         store, hid, actor = self.irc.store, self.human_id, self.irc.actor
         if store is None:
             return
-
-        def chosen(person: str | None) -> None:
-            if not person or store is None:
-                return
-            from ircon.tui import services
-
-            self._write(lambda: services.set_commander(store, hid, person, actor=actor),
-                        f"command handed over to {person}")
-
-        self.app.push_screen(
-            PromptScreen(f"Hand over command of {hid} to", "user@host", max_length=200), chosen
-        )
+        self._ask(PromptScreen(f"Hand over command of {hid} to", "user@host", max_length=200),
+                  lambda person: services.set_commander(store, hid, person, actor=actor),
+                  lambda person: f"command handed over to {person}")
 
     def action_playbook(self) -> None:
         from ircon.tui.screens.modals import ChoiceScreen
@@ -348,18 +342,10 @@ class IncidentScreen(IrconScreen):
             self.notify("no playbooks are available in this build", markup=False)
             return
 
-        def chosen(answer: tuple[str, str] | None) -> None:
-            if answer is None or store is None:
-                return
-            name, _ = answer
-            self._write(
-                lambda: services.start_playbook(store, loaded, hid, name, actor=actor),
-                f"playbook {name} started",
-            )
-
-        self.app.push_screen(
-            ChoiceScreen(f"Run a playbook on {hid}", books, reason_required=False), chosen
-        )
+        self._ask(ChoiceScreen(f"Run a playbook on {hid}", books, reason_required=False),
+                  lambda answer: services.start_playbook(store, loaded, hid, answer[0],
+                                                         actor=actor),
+                  lambda answer: f"playbook {answer[0]} started")
 
     def start_playbook(self, name: str) -> None:
         """From the command palette."""
@@ -385,6 +371,7 @@ class IncidentScreen(IrconScreen):
         )
 
     def action_decide(self) -> None:
+        from ircon.tui import services
         from ircon.tui.screens.modals import ChoiceScreen
 
         step = self._current_step()
@@ -392,20 +379,10 @@ class IncidentScreen(IrconScreen):
         if step is None or not step.options or store is None:
             self.notify("the current step has no decision", markup=False)
             return
-
-        def chosen(answer: tuple[str, str] | None) -> None:
-            if answer is None or store is None:
-                return
-            from ircon.tui import services
-
-            option, _ = answer
-            self._write(
-                lambda: services.record_decision(store, hid, step.id, option, actor=actor),
-                f"decided: {option}",
-            )
-
-        self.app.push_screen(ChoiceScreen(step.title, step.options, reason_required=False),
-                             chosen)
+        self._ask(ChoiceScreen(step.title, step.options, reason_required=False),
+                  lambda answer: services.record_decision(store, hid, step.id, answer[0],
+                                                          actor=actor),
+                  lambda answer: f"decided: {answer[0]}")
 
     def action_run_step(self) -> None:
         step = self._current_step()
