@@ -382,7 +382,7 @@ async def test_repaint_waits_for_an_in_process_ingest_then_shows_it(
 ) -> None:
     from ircon.engine import ingest
 
-    busy = {"on": True}
+    busy = {"on": False}
     monkeypatch.setattr(ingest, "in_progress", lambda: busy["on"])
     ids = seed_demo(store)
     app = make_app(store)  # refresh every 0.2 s
@@ -392,10 +392,11 @@ async def test_repaint_waits_for_an_in_process_ingest_then_shows_it(
         await settle(pilot)
         screen: Any = app.screen
         before = screen.query_one("#timeline").last_seq
+        busy["on"] = True  # an ingest starts in this process
         other = _open(str(db_path))
         incidents.note(other, ids["injection"], "written during a burst", actor="bob@jump-2")
         other.close()
-        await pilot.pause(0.5)  # several polls: held back while the ingest runs
+        await pilot.pause(0.3)  # a poll or two: held back while the ingest runs
         assert screen.query_one("#timeline").last_seq == before
         busy["on"] = False
         await wait_for(pilot, lambda: screen.query_one("#timeline").last_seq == before + 1,

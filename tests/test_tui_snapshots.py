@@ -45,6 +45,20 @@ def _then(*keys: str, first: Callable[[Any], Awaitable[None]] | None = None,
     return run
 
 
+async def _postmortem(p: Any) -> None:
+    """The draft renders in blocks after it loads: wait until they stop changing."""
+    await _then("m", first=_incident)(p)
+    last = -1
+    for _ in range(100):
+        md = p.app.screen.query("#postmortem")
+        count = len(md.first().children) if md else 0
+        if count > 1 and count == last:
+            break
+        last = count
+        await p.pause(0.05)
+    await settle(p)
+
+
 SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
     "incidents": _then(),
     "incidents-filter": _then("slash", text="SEV1"),
@@ -59,7 +73,7 @@ SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
     "status": _then("t", first=_incident),
     "hand-over": _then("h", first=_incident),
     "help": _then("question_mark", first=_incident),
-    "postmortem": _then("m", first=_incident),
+    "postmortem": _postmortem,
     "empty": _then(),
 }
 
