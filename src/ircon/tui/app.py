@@ -248,12 +248,16 @@ class IrconApp(IoMixin, App[int]):
         worker ingesting a big pull triggers one, the event loop waits behind it (70-100 ms
         here). Start-up objects live as long as the process, so freezing them once (after
         collecting what is already garbage) leaves later full collections only the objects
-        made since: alerts in flight, pages, dialogs.
+        made since: alerts in flight, pages, dialogs. Full collections are also made ten
+        times rarer (reference counting frees almost everything; cycles can wait), so one
+        seldom lands on the repaint that follows a burst.
         """
         if gc.get_freeze_count():
             return  # once per process (a second app in the same process, tests)
         gc.collect()
         gc.freeze()
+        young, middle, _old = gc.get_threshold()
+        gc.set_threshold(young, middle, 100)
 
     @work(exclusive=True, group="engine", exit_on_error=False)
     async def _run_engine(self) -> None:
