@@ -64,10 +64,20 @@ def _journal_export(ctx: Ctx, incident: str, kind: str, body: dict[str, Any]) ->
     return journal.append(ctx.store, incident, kind, body, actor=ctx.actor).seq
 
 
-def cmd_postmortem(args: argparse.Namespace, ctx: Ctx) -> int:
+def _export_text(ctx: Ctx, incident: str, path: str, text: str, body: dict[str, Any]) -> None:
+    """Write a text export atomically and journal what was written (name and SHA-256)."""
     import hashlib
 
     from ircon.model import kinds
+
+    data = text.encode("utf-8")
+    _write_atomic(path, data)
+    _journal_export(ctx, incident, kinds.EXPORT, {
+        **body, "file": os.path.basename(path), "sha256": hashlib.sha256(data).hexdigest(),
+    })
+
+
+def cmd_postmortem(args: argparse.Namespace, ctx: Ctx) -> int:
     from ircon.report.postmortem import TemplateProblem, draft
     from ircon.store import incidents, journal
 
@@ -79,11 +89,8 @@ def cmd_postmortem(args: argparse.Namespace, ctx: Ctx) -> int:
     if not args.output:
         sys.stdout.write(text)
         return 0
-    data = text.encode("utf-8")
-    _write_atomic(args.output, data)
-    _journal_export(ctx, inc["human_id"], kinds.EXPORT, {
-        "format": "postmortem", "file": os.path.basename(args.output),
-        "sha256": hashlib.sha256(data).hexdigest(),
+    _export_text(ctx, inc["human_id"], args.output, text, {
+        "format": "postmortem",
         "template": os.path.basename(args.template) if args.template else "default",
     })
     ctx.out.print(f"{inc['human_id']}: post-mortem draft written to {args.output}")
@@ -181,9 +188,6 @@ def _existing_store(ctx: Ctx) -> Any:
 
 
 def cmd_stix(args: argparse.Namespace, ctx: Ctx) -> int:
-    import hashlib
-
-    from ircon.model import kinds
     from ircon.report.stix import StixExportError, export
     from ircon.store import incidents
 
@@ -195,12 +199,8 @@ def cmd_stix(args: argparse.Namespace, ctx: Ctx) -> int:
     if not args.output:
         sys.stdout.write(text)
         return 0
-    data = text.encode("utf-8")
-    _write_atomic(args.output, data)
-    _journal_export(ctx, inc["human_id"], kinds.EXPORT, {
-        "format": "stix-2.1", "file": os.path.basename(args.output),
-        "sha256": hashlib.sha256(data).hexdigest(), "tlp": inc.get("tlp"),
-    })
+    _export_text(ctx, inc["human_id"], args.output, text,
+                 {"format": "stix-2.1", "tlp": inc.get("tlp")})
     ctx.out.print(f"{inc['human_id']}: STIX 2.1 bundle written to {args.output} "
                   f"(TLP:{str(inc.get('tlp') or 'amber').upper()})")
     return 0
