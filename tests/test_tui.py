@@ -187,24 +187,33 @@ async def test_space_selects_and_filter_narrows(store: Any) -> None:
         assert {r.source for r in screen.page.rows} == {"gateway"}
 
 
+async def _timeline_of(pilot: Any, app: Any, hid: str) -> tuple[Any, int]:
+    """Open an incident; return its screen and the last journal seq it shows."""
+    await settle(pilot)
+    app.open_incident(hid)
+    await settle(pilot)
+    screen: Any = app.screen
+    return screen, screen.query_one("#timeline").last_seq
+
+
+def _note_from_another_process(db_path: Path, hid: str, text: str) -> None:
+    """A second handle on the file: another process's view and write."""
+    other = _open(str(db_path))
+    incidents.note(other, hid, text, actor="bob@jump-2")
+    other.close()
+
+
 async def test_changes_by_another_process_appear_without_a_keypress(
     store: Any, db_path: Path
 ) -> None:
     ids = seed_demo(store)
     app = make_app(store)
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        app.open_incident(ids["injection"])
-        await settle(pilot)
-        screen: Any = app.screen
-        before = screen.query_one("#timeline").last_seq
-        other = _open(str(db_path))  # a second handle: another process's view of the file
-        t = threading.Thread(target=incidents.note, args=(other, ids["injection"],
-                                                          "seen from jump-2"),
-                             kwargs={"actor": "bob@jump-2"})
+        screen, before = await _timeline_of(pilot, app, ids["injection"])
+        t = threading.Thread(target=_note_from_another_process,
+                             args=(db_path, ids["injection"], "seen from jump-2"))
         t.start()
         t.join()
-        other.close()
         await wait_for(pilot, lambda: screen.query_one("#timeline").last_seq == before + 1,
                        timeout=3.0)
         add_alert(store, 50, "LLMNewThing", "arrived meanwhile", minutes_ago=0)
@@ -387,15 +396,9 @@ async def test_repaint_waits_for_an_in_process_ingest_then_shows_it(
     ids = seed_demo(store)
     app = make_app(store)  # refresh every 0.2 s
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        app.open_incident(ids["injection"])
-        await settle(pilot)
-        screen: Any = app.screen
-        before = screen.query_one("#timeline").last_seq
+        screen, before = await _timeline_of(pilot, app, ids["injection"])
         busy["on"] = True  # an ingest starts in this process
-        other = _open(str(db_path))
-        incidents.note(other, ids["injection"], "written during a burst", actor="bob@jump-2")
-        other.close()
+        _note_from_another_process(db_path, ids["injection"], "written during a burst")
         await pilot.pause(0.3)  # a poll or two: held back while the ingest runs
         assert screen.query_one("#timeline").last_seq == before
         busy["on"] = False
@@ -412,13 +415,7 @@ async def test_a_long_ingest_holds_a_repaint_back_at_most_a_second(
     ids = seed_demo(store)
     app = make_app(store)
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        app.open_incident(ids["injection"])
-        await settle(pilot)
-        screen: Any = app.screen
-        before = screen.query_one("#timeline").last_seq
-        other = _open(str(db_path))
-        incidents.note(other, ids["injection"], "still shown", actor="bob@jump-2")
-        other.close()
+        screen, before = await _timeline_of(pilot, app, ids["injection"])
+        _note_from_another_process(db_path, ids["injection"], "still shown")
         await wait_for(pilot, lambda: screen.query_one("#timeline").last_seq == before + 1,
                        timeout=3.0)
