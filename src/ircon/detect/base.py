@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -33,6 +33,20 @@ class Detector(Protocol):
     def observe(self, event: TelemetryEvent) -> list[Finding]: ...
 
     def flush(self) -> list[Finding]: ...
+
+
+@runtime_checkable
+class BatchDetector(Protocol):
+    """A detector that can also take many events at once (the fast path).
+
+    ``observe_batch(events)`` leaves the detector in the same state and returns the same
+    findings as ``observe(events[0])``, ``observe(events[1])``, ... in turn, each paired
+    with the index of the event whose ``observe`` would have returned it, in that order.
+    ``observe`` stays the simple reference; the batch path replaces a Python call chain
+    per event with C-level work over the whole list.
+    """
+
+    def observe_batch(self, events: Sequence[TelemetryEvent]) -> list[tuple[int, Finding]]: ...
 
 
 @dataclass(slots=True)
