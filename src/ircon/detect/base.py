@@ -79,10 +79,14 @@ class TextGate:
     pivot_bytes: bytes = b""  # any of these bytes (UTF-8) opens it ...
     # ... unless the byte has finders here and none of them finds anything in the text
     pivot_finders: tuple[tuple[int, re.Pattern[str]], ...] = ()
+    literals: tuple[str, ...] = ()  # what the finders find, for the batched gate
     long_word: int = 0  # a word of at least this many bytes opens it (0: off)
     suspect: re.Pattern[str] | None = None  # a match of this in non-ASCII text opens it
     check: Callable[[str], bool] | None = None  # a cheap test of its own; True opens it
     check_bytes: bytes | None = None  # ``check`` can only be true if one of these is present
+    # ``check`` over many texts at once (the batched gate): same answers, C-level work
+    check_many: Callable[[list[str]], list[bool]] | None = None
+    suspect_chars: str = ""  # every character ``suspect`` matches (batched gate)
     max_chars: int = 0
 
 

@@ -34,9 +34,13 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _B64 = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEX = re.compile(r"(?:0x)?[0-9A-Fa-f]{32,}")
 # Any character one of the Unicode checks cares about: one scan decides whether to look closer.
-_SUSPECT = re.compile(
-    "[\U000e0000-\U000e007f\u200b-\u200d\u2060-\u2064\u180e\ufeff\u202a-\u202e"
-    "\u2066-\u2069\u0370-\u03ff\u0400-\u04ff]")
+_SUSPECT_CLASS = ("\U000e0000-\U000e007f\u200b-\u200d\u2060-\u2064\u180e\ufeff"
+                  "\u202a-\u202e\u2066-\u2069\u0370-\u03ff\u0400-\u04ff")
+_SUSPECT = re.compile("[" + _SUSPECT_CLASS + "]")
+# The same characters listed, for the batched gate's literal matcher.
+_SUSPECT_CHARS = "".join(
+    chr(c) for lo, hi in re.findall("(.)-(.)", _SUSPECT_CLASS) for c in range(ord(lo), ord(hi) + 1)
+) + re.sub("(.)-(.)", "", _SUSPECT_CLASS)
 _MIXED = re.compile(
     "[A-Za-z][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][A-Za-z]")
 _MAX_BLOBS = 8  # decoded per field; more blobs than this is itself suspicious enough
@@ -216,6 +220,7 @@ class ObfuscationDetector:
         unicode = "obf.invisible" in self.rules or "obf.homoglyph" in self.rules
         return TextGate(rot13_words=self.rot13_gate if encoded else frozenset(),
                         long_word=24 if encoded else 0, suspect=_SUSPECT if unicode else None,
+                        suspect_chars=_SUSPECT_CHARS if unicode else "",
                         max_chars=self.limit)
 
     def flush(self) -> list[Finding]:

@@ -79,7 +79,8 @@ class PatternDetector:
         tw, tb = self.tool_rules.gate_summary()
         return TextGate(words=pw | tw, pivot_bytes=pb + tb, max_chars=self.limit,
                         pivot_finders=self.prompt_rules.literal_finders()
-                        + self.tool_rules.literal_finders())
+                        + self.tool_rules.literal_finders(),
+                        literals=self.prompt_rules.literals() + self.tool_rules.literals())
 
     def flush(self) -> list[Finding]:
         return []

@@ -11,19 +11,18 @@ that event; one hostile event never stops detection for the others.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ircon.detect import base
-from ircon.detect.base import BuildContext, Detector, TextGate, current_turn
+from ircon.detect.base import BatchDetector, BuildContext, Detector, TextGate
 from ircon.detect.campaign import CampaignCorrelator
 from ircon.detect.campaign import from_context as campaign_from_context
+from ircon.detect.gate import MergedGate
 from ircon.detect.leakage import read_system_prompts
-from ircon.detect.patterns import remember_words
-from ircon.detect.rules import Rule, load_rules, word_bytes
+from ircon.detect.rules import Rule, load_rules
 from ircon.detect.settings import DetectConfig
 from ircon.model.finding import Finding
 from ircon.model.telemetry import TelemetryEvent
@@ -43,88 +42,8 @@ class DetectStats:
     last_error: dict[str, str] = field(default_factory=dict)
 
 
-_LONG_RUN_TABLE = bytes.maketrans(bytes(range(256)), b"x" * 32 + b" " + b"x" * 223)
-
-
-class _MergedGate:
-    """The text gates of several detectors as one test (see ``base.TextGate``).
-
-    Per new-turn text: one word split, one set test for the keywords of every
-    rule (and rot13 forms), one ``bytes.translate`` that keeps only the bytes
-    any gate looks for, and a search for a long word in a byte mask - all C
-    loops. Detectors' own checks run only when one of their bytes is present.
-    """
-
-    __slots__ = ("any_words", "check_delete", "checks", "delete", "finders", "long_run",
-                 "max_chars", "pivot_delete", "rot13", "suspect", "words")
-
-    def __init__(self, gates: list[TextGate]) -> None:
-        self.words = frozenset().union(*(g.words for g in gates))
-        self.rot13 = frozenset().union(*(g.rot13_words for g in gates))
-        self.any_words = self.words | self.rot13
-        pivots = set(b"".join(g.pivot_bytes for g in gates))
-        # A pivot byte is only a sign when every gate that lists it has a finder for it:
-        # then the finders decide; otherwise its presence alone opens the gate.
-        finders: dict[int, list[re.Pattern[str]]] = {}
-        bare: set[int] = set()
-        for g in gates:
-            found = {b for b, _rx in g.pivot_finders}
-            bare.update(b for b in g.pivot_bytes if b not in found)
-            for b, rx in g.pivot_finders:
-                finders.setdefault(b, []).append(rx)
-        self.finders = {b: tuple(v) for b, v in finders.items() if b not in bare}
-        self.checks: tuple[tuple[Callable[[str], bool], bytes | None], ...] = tuple(
-            (g.check, g.check_bytes) for g in gates if g.check is not None)
-        wanted = pivots.union(*(set(cb) for _c, cb in self.checks if cb is not None))
-        self.delete = bytes(b for b in range(256) if b not in wanted)
-        self.pivot_delete = bytes(b for b in range(256) if b not in pivots)
-        self.check_delete = [bytes(b for b in range(256) if b not in cb) if cb is not None
-                             else None for _c, cb in self.checks]
-        long_word = min((g.long_word for g in gates if g.long_word), default=0)
-        self.long_run = b"x" * long_word if long_word else b""
-        self.max_chars = min((g.max_chars for g in gates if g.max_chars), default=1 << 62)
-        self.suspect = tuple(g.suspect for g in gates if g.suspect is not None)
-
-    def quiet(self, event: TelemetryEvent) -> bool:
-        """True when no new-turn text of ``event`` opens any of the gates."""
-        for _idx, _role, text in current_turn(event):
-            if len(text) > self.max_chars:
-                return False
-            wb = word_bytes(text)
-            words = wb.split()
-            remember_words(text, words)  # the detectors reuse them if the gate opens
-            if words:
-                if not self.any_words.isdisjoint(words) and (
-                        not self.words.isdisjoint(words)
-                        or len(self.rot13.intersection(words)) >= 2):
-                    return False
-                # a word of long_run bytes: a run of that many non-spaces in the mask
-                if self.long_run and self.long_run in wb.translate(_LONG_RUN_TABLE):
-                    return False
-            present = text.encode("utf-8", "surrogatepass").translate(None, self.delete)
-            if present:
-                hits = present.translate(None, self.pivot_delete)
-                if hits:
-                    finders = self.finders
-                    for b in set(hits):
-                        group = finders.get(b)
-                        if group is None:
-                            return False
-                        for rx in group:
-                            if rx.search(text) is not None:
-                                return False
-                for (check, _cb), cd in zip(self.checks, self.check_delete, strict=True):
-                    if (cd is None or present.translate(None, cd)) and check(text):
-                        return False
-            elif self.checks:
-                for (check, cb) in self.checks:
-                    if cb is None and check(text):
-                        return False
-            if not text.isascii():
-                for rx in self.suspect:
-                    if rx.search(text) is not None:
-                        return False
-        return True
+def _first(pair: tuple[int, Finding]) -> int:
+    return pair[0]
 
 
 class DetectorSet:
@@ -153,7 +72,7 @@ class DetectorSet:
                 gates.append(g)
             else:
                 ungated.append(d)
-        self._gate = _MergedGate(gates) if gates else None
+        self._gate = MergedGate(gates) if gates else None
         self._ungated = ungated
 
     @classmethod
@@ -197,6 +116,58 @@ class DetectorSet:
             for f in out:
                 stats.findings[f.detector] += 1
         return out
+
+    def observe_batch(self, events: Sequence[TelemetryEvent]) -> list[Finding]:
+        """The findings ``observe`` would return for each event in turn, concatenated,
+        computed batch-wise: the merged gate answers for all events at once, gated
+        detectors see only the events it opens, and detectors with ``observe_batch``
+        take the whole list (see ``base.BatchDetector``)."""
+        if len(events) == 1:
+            return self.observe(events[0])
+        stats = self.stats
+        stats.events += len(events)
+        gate = self._gate
+        opened = gate.open_indices(events) if gate is not None else range(len(events))
+        ungated = self._ungated
+        # findings per event index, each with its detector's position (output order)
+        per_event: dict[int, list[tuple[int, Finding]]] = {}
+        for pos, d in enumerate(self._detectors):
+            pairs: list[tuple[int, Finding]] = []
+            if gate is not None and d not in ungated:
+                for i in opened:
+                    pairs.extend((i, f) for f in self._guarded(d, events[i]))
+            elif isinstance(d, BatchDetector):
+                try:
+                    pairs = d.observe_batch(events)
+                except Exception as exc:  # counted; the other detectors go on
+                    self._failed(d, exc)
+                    continue
+            else:
+                for i, ev in enumerate(events):
+                    pairs.extend((i, f) for f in self._guarded(d, ev))
+            for i, f in pairs:
+                per_event.setdefault(i, []).append((pos, f))
+        out: list[Finding] = []
+        campaign = self.campaign
+        for i in sorted(per_event):
+            got = [f for _pos, f in sorted(per_event[i], key=_first)]
+            if campaign is not None:
+                got.extend(campaign.observe_findings(got))
+            out.extend(got)
+        for f in out:
+            stats.findings[f.detector] += 1
+        return out
+
+    def _guarded(self, d: Detector, event: TelemetryEvent) -> list[Finding]:
+        try:
+            return d.observe(event)
+        except Exception as exc:
+            self._failed(d, exc)
+            return []
+
+    def _failed(self, d: Detector, exc: Exception) -> None:
+        self.stats.errors[d.name] += 1
+        self.stats.last_error[d.name] = f"{type(exc).__name__}: {exc}"[:300]
 
     def flush(self) -> list[Finding]:
         out: list[Finding] = []

@@ -96,10 +96,14 @@ def tokens(text: str) -> set[str]:
 # bytes are never ASCII, so words are cut exactly where ``tokens`` cuts them).
 _ASCII_BREAKS = "".join(
     c for c in map(chr, range(128)) if c in _SEPARATORS or (c.isspace() and c != " "))
-_BYTE_TABLE = bytes.maketrans(_ASCII_BREAKS.encode(), b" " * len(_ASCII_BREAKS))
+BYTE_TABLE = bytes.maketrans(_ASCII_BREAKS.encode(), b" " * len(_ASCII_BREAKS))
 _NON_ASCII_BREAKS = re.compile("[" + "".join(
     re.escape(chr(c)) for c in range(128, 0x110000)
     if chr(c) in _SEPARATORS or chr(c).isspace()) + "]")
+
+_BREAK_LEADS = {chr(c).encode("utf-8")[0] for c in range(128, 0x110000)
+                if _NON_ASCII_BREAKS.match(chr(c))}
+_NOT_BREAK_LEADS = bytes(b for b in range(256) if b not in _BREAK_LEADS)
 
 
 def utf8(text: str) -> bytes:
@@ -112,8 +116,12 @@ def word_bytes(text: str) -> bytes:
     ``word_bytes(t).split() == btokens(t)``."""
     low = text.lower()
     if low.isascii():
-        return low.encode("ascii").translate(_BYTE_TABLE)
-    return utf8(_NON_ASCII_BREAKS.sub(" ", low)).translate(_BYTE_TABLE)
+        return low.encode("ascii").translate(BYTE_TABLE)
+    raw = utf8(low)
+    # Only a text holding a lead byte of some non-ASCII break can hold one.
+    if not raw.translate(None, _NOT_BREAK_LEADS):
+        return raw.translate(BYTE_TABLE)
+    return utf8(_NON_ASCII_BREAKS.sub(" ", low)).translate(BYTE_TABLE)
 
 
 def btokens(text: str) -> list[bytes]:
@@ -533,6 +541,10 @@ class PatternSet:
     def literal_finders(self) -> tuple[tuple[int, re.Pattern[str]], ...]:
         """(pivot byte, regex finding any literal of that byte's group), per group."""
         return tuple(self._lit_rx.items())
+
+    def literals(self) -> tuple[str, ...]:
+        """Every literal whose presence opens a rule (the finders' literals)."""
+        return tuple(lit for v in self._lit_pivots.values() for lit, _i in v)
 
     def gate_summary(self) -> tuple[frozenset[bytes], bytes]:
         """Words and bytes of which a text must contain at least one for any rule of

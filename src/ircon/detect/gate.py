@@ -1,0 +1,297 @@
+"""The text gates of the prompt detectors merged into one test, per event or per batch.
+
+Most traffic is ordinary: no keyword of any rule, no encoded blob, no invisible
+character, no gibberish tail. The gate says so with C-level work, and only the
+events it lets through reach the prompt detectors (see ``base.TextGate``).
+
+``quiet(event)`` answers for one event. ``open_indices(events)`` answers for a
+batch with two Hyperscan passes - one over the word bytes of every new-turn
+text, one over their UTF-8 - so the per-event Python work is a few list
+operations. Both give the same answer for every event (tested).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from itertools import accumulate, compress, repeat
+from operator import add, or_
+
+import hyperscan
+
+from ircon.detect.base import TextGate, current_turn
+from ircon.detect.patterns import remember_words
+from ircon.detect.rules import BYTE_TABLE, word_bytes
+from ircon.model.telemetry import TelemetryEvent
+
+
+def _hex(literal: bytes) -> bytes:
+    """``literal`` as a pattern: every byte escaped (patterns are C strings)."""
+    return b"".join(b"\\x%02x" % c for c in literal)
+
+
+def _compile(patterns: list[bytes], flags: int = 0) -> hyperscan.Database | None:
+    if not patterns:
+        return None
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns),
+               flags=[hyperscan.HS_FLAG_DOTALL | flags] * len(patterns))
+    return db
+
+
+def turn_texts(events: Sequence[TelemetryEvent]) -> tuple[list[str], list[int]]:
+    """The new-turn texts of ``events`` (as ``current_turn``) and the index of the
+    event each belongs to. Events of the usual shape - one new caller message last -
+    give their text in event order; other events' texts follow."""
+    texts: list[str] = []
+    more: list[tuple[int, str]] = []
+    append = texts.append
+    not_caller = _NOT_CALLER
+    for i, ev in enumerate(events):
+        ms = ev.messages
+        if ms:
+            last = ms[-1]
+            if last.role == "user" and (len(ms) == 1 or ms[-2].role in not_caller):
+                append(last.content)  # "" when empty: matches nothing
+                continue
+            more.extend((i, content) for _x, _r, content in current_turn(ev))
+        append("")
+    owners = list(range(len(texts)))
+    if more:
+        owners.extend(i for i, _t in more)
+        texts.extend(t for _i, t in more)
+    return texts, owners
+
+
+def scan_all(db: hyperscan.Database, buf: bytes, bounds: list[int], shift: int,
+             on_match: Callable[[int, int], object]) -> None:
+    """Run ``db`` over ``buf`` holding texts one after another and call
+    ``on_match(pattern_id, j)`` per match, ``j`` being the text whose ``bounds[j]``
+    (the first offset after it) is the first above the match's last byte minus
+    ``shift``. Use it for patterns that match rarely: every match is a call.
+    (Stopping the scan early does not help: Hyperscan reads the whole block.)"""
+
+    def hit(pid: int, _frm: int, to: int, _flags: int, _ctx: object) -> None:
+        on_match(pid, bisect_right(bounds, to - 1 - shift))
+
+    db.scan(buf, match_event_handler=hit)
+
+
+def first_per_text(find: Callable[[bytes, int], int], needle: bytes, starts: list[int],
+                   bounds: list[int], shift: int, settled: list[bool]) -> None:
+    """Mark in ``settled`` every text holding a match of ``find`` (``bytes.find``
+    bound to the buffer, or ``_finder``), searching on from the next text after
+    each hit: one C-level search per text found, however often it repeats."""
+    pos = 0
+    n = len(starts)
+    while True:
+        at = find(needle, pos)
+        if at < 0:
+            return
+        j = bisect_right(bounds, at + max(len(needle), 1) - 1 - shift)
+        if j >= n:
+            return
+        settled[j] = True
+        if j + 1 >= n:
+            return
+        pos = starts[j + 1]
+
+
+def _byte_class(values: Iterable[int]) -> bytes:
+    vs = sorted(set(values))
+    return b"[" + b"".join(b"\\x%02x" % v for v in vs) + b"]" if vs else b""
+
+
+def _layout(lengths: Iterable[int]) -> tuple[list[int], list[int]]:
+    """Offsets of texts joined by one separator byte: ``starts[j]`` is where text
+    ``j`` begins (less the one leading byte of a framed layout), ``bounds[j]``
+    the first offset after it and its separator."""
+    cum = list(accumulate(map(add, lengths, repeat(1)), initial=0))
+    return cum[:-1], cum[1:]
+
+
+_NOT_CALLER = frozenset(("system", "developer", "assistant"))
+_LONG_RUN_TABLE = bytes.maketrans(bytes(range(256)), b"x" * 32 + b" " + b"x" * 223)
+
+
+class MergedGate:
+    """The text gates of several detectors as one test (see ``base.TextGate``).
+
+    Per new-turn text: one word split, one set test for the keywords of every
+    rule (and rot13 forms), one ``bytes.translate`` that keeps only the bytes
+    any gate looks for, and a search for a long word in a byte mask - all C
+    loops. Detectors' own checks run only when one of their bytes is present.
+    """
+
+    __slots__ = ("any_words", "bare_delete", "check_delete", "check_many", "checks", "delete",
+                 "finders", "literal_db", "long_run", "max_chars", "pivot_delete", "rot13",
+                 "rot13_ids", "suspect", "suspect_delete", "word_db", "words")
+
+    def __init__(self, gates: list[TextGate]) -> None:
+        self.words = frozenset().union(*(g.words for g in gates))
+        self.rot13 = frozenset().union(*(g.rot13_words for g in gates))
+        self.any_words = self.words | self.rot13
+        pivots = set(b"".join(g.pivot_bytes for g in gates))
+        # A pivot byte is only a sign when every gate that lists it has a finder for it:
+        # then the finders decide; otherwise its presence alone opens the gate.
+        finders: dict[int, list[re.Pattern[str]]] = {}
+        bare: set[int] = set()
+        for g in gates:
+            found = {b for b, _rx in g.pivot_finders}
+            bare.update(b for b in g.pivot_bytes if b not in found)
+            for b, rx in g.pivot_finders:
+                finders.setdefault(b, []).append(rx)
+        self.finders = {b: tuple(v) for b, v in finders.items() if b not in bare}
+        self.checks: tuple[tuple[Callable[[str], bool], bytes | None], ...] = tuple(
+            (g.check, g.check_bytes) for g in gates if g.check is not None)
+        wanted = pivots.union(*(set(cb) for _c, cb in self.checks if cb is not None))
+        self.delete = bytes(b for b in range(256) if b not in wanted)
+        self.pivot_delete = bytes(b for b in range(256) if b not in pivots)
+        self.check_delete = [bytes(b for b in range(256) if b not in cb) if cb is not None
+                             else None for _c, cb in self.checks]
+        long_word = min((g.long_word for g in gates if g.long_word), default=0)
+        self.long_run = b"x" * long_word if long_word else b""
+        self.max_chars = min((g.max_chars for g in gates if g.max_chars), default=1 << 62)
+        self.suspect = tuple(g.suspect for g in gates if g.suspect is not None)
+        # The batched form. Hyperscan finds the gate words (" word " in word bytes,
+        # where every break is a space) and the literals in one pass each; what can
+        # match at many places in one text is found with search-and-skip instead.
+        word_pats = [b" " + _hex(w) + b" " for w in sorted(self.words)]
+        rot13_only = sorted(self.rot13 - self.words)
+        self.rot13_ids = frozenset(range(len(word_pats), len(word_pats) + len(rot13_only)))
+        word_pats += [b" " + _hex(w) + b" " for w in rot13_only]
+        self.word_db = _compile(word_pats, hyperscan.HS_FLAG_CASELESS)
+        literals = {lit.encode("utf-8", "surrogatepass") for g in gates for lit in g.literals}
+        self.literal_db = _compile([_hex(lit) for lit in sorted(literals) if lit])
+        # Bytes whose presence alone opens; the lead bytes of the characters of the
+        # suspect regexes (when every gate lists them): texts without one skip them.
+        self.bare_delete = bytes(b for b in range(256)
+                                 if b not in pivots or b in self.finders)
+        with_suspect = [g for g in gates if g.suspect is not None]
+        leads = {c.encode("utf-8", "surrogatepass")[0]
+                 for g in with_suspect for c in g.suspect_chars}
+        self.suspect_delete = (bytes(b for b in range(256) if b not in leads)
+                               if with_suspect and all(g.suspect_chars for g in with_suspect)
+                               else None)
+        self.check_many = [g.check_many for g in gates if g.check is not None]
+
+    def quiet(self, event: TelemetryEvent) -> bool:
+        """True when no new-turn text of ``event`` opens any of the gates."""
+        for _idx, _role, text in current_turn(event):
+            if len(text) > self.max_chars:
+                return False
+            wb = word_bytes(text)
+            words = wb.split()
+            remember_words(text, words)  # the detectors reuse them if the gate opens
+            if words:
+                if not self.any_words.isdisjoint(words) and (
+                        not self.words.isdisjoint(words)
+                        or len(self.rot13.intersection(words)) >= 2):
+                    return False
+                # a word of long_run bytes: a run of that many non-spaces in the mask
+                if self.long_run and self.long_run in wb.translate(_LONG_RUN_TABLE):
+                    return False
+            present = text.encode("utf-8", "surrogatepass").translate(None, self.delete)
+            if present:
+                hits = present.translate(None, self.pivot_delete)
+                if hits:
+                    finders = self.finders
+                    for b in set(hits):
+                        group = finders.get(b)
+                        if group is None:
+                            return False
+                        for rx in group:
+                            if rx.search(text) is not None:
+                                return False
+                for (check, _cb), cd in zip(self.checks, self.check_delete, strict=True):
+                    if (cd is None or present.translate(None, cd)) and check(text):
+                        return False
+            elif self.checks:
+                for (check, cb) in self.checks:
+                    if cb is None and check(text):
+                        return False
+            if not text.isascii():
+                for rx in self.suspect:
+                    if rx.search(text) is not None:
+                        return False
+        return True
+
+
+
+    def open_indices(self, events: Sequence[TelemetryEvent]) -> list[int]:
+        """Indices of the events of which some new-turn text opens the gate
+        (exactly the events for which ``quiet`` is False), ascending."""
+        texts, owners = turn_texts(events)
+        if not texts:
+            return []
+        opened: set[int] = set()
+        max_chars = self.max_chars
+        if max(map(len, texts)) > max_chars:
+            opened.update(owners[j] for j, t in enumerate(texts) if len(t) > max_chars)
+            keep = [j for j, t in enumerate(texts) if len(t) <= max_chars]
+            texts = [texts[j] for j in keep]
+            owners = [owners[j] for j in keep]
+        settled = [False] * len(texts)
+
+        def settle(_pid: int, j: int) -> bool:
+            settled[j] = True
+            return False
+
+        ascii_ = list(map(str.isascii, texts))
+        raws = list(map(str.encode, texts, repeat("utf-8"), repeat("surrogatepass")))
+        if self.word_db is not None or self.long_run:
+            # The texts' word bytes joined by spaces ("\n" is a break), framed by a
+            # leading and a trailing space. ASCII texts are not lowercased: the word
+            # patterns are caseless, which for ASCII is the same.
+            pieces = [r if a else word_bytes(t)
+                      for r, a, t in zip(raws, ascii_, texts, strict=True)]
+            buf = b" " + b"\n".join(pieces).translate(BYTE_TABLE) + b" "
+            starts, bounds = _layout(map(len, pieces))
+            if self.word_db is not None:
+                scan_all(self.word_db, buf, bounds, 1,
+                         self._rot13_settle(settled) if self.rot13_ids else settle)
+            if self.long_run:
+                # a word of long_run bytes: a run of that many non-spaces in the mask
+                first_per_text(buf.translate(_LONG_RUN_TABLE).find, self.long_run, starts,
+                               bounds, 1, settled)
+        if self.literal_db is not None:
+            starts, bounds = _layout(map(len, raws))
+            scan_all(self.literal_db, b"\x00".join(raws), bounds, 0, settle)
+        if len(self.bare_delete) < 256:
+            settled = list(map(or_, settled, map(bytes.translate, raws, repeat(None),
+                                                  repeat(self.bare_delete))))
+        for (check, _cb), cd, many in zip(self.checks, self.check_delete, self.check_many,
+                                          strict=True):
+            todo = [j for j, done in enumerate(settled) if not done]
+            if cd is not None:
+                todo = [j for j in todo if raws[j].translate(None, cd)]
+            if many is not None:
+                for j, yes in zip(todo, many([texts[j] for j in todo]), strict=True):
+                    settled[j] = settled[j] or yes
+            else:
+                for j in todo:
+                    if check(texts[j]):
+                        settled[j] = True
+        if self.suspect and not all(ascii_):
+            todo = [j for j, a in enumerate(ascii_) if not a and not settled[j]]
+            if self.suspect_delete is not None:
+                todo = [j for j in todo if raws[j].translate(None, self.suspect_delete)]
+            for j in todo:
+                if any(rx.search(texts[j]) is not None for rx in self.suspect):
+                    settled[j] = True
+        opened.update(compress(owners, settled))
+        return sorted(opened)
+
+    def _rot13_settle(self, settled: list[bool]) -> Callable[[int, int], bool]:
+        """A match of a gate word settles a text; rot13 words need two distinct."""
+        rot13_ids = self.rot13_ids
+        first: dict[int, int] = {}
+
+        def settle(pid: int, j: int) -> bool:
+            if pid in rot13_ids and first.setdefault(j, pid) == pid:
+                return False
+            settled[j] = True
+            return False
+
+        return settle

@@ -1,0 +1,148 @@
+"""The batched path gives exactly what the per-event path gives.
+
+``MergedGate.open_indices`` must open exactly the events ``quiet`` does not let
+through, and ``DetectorSet.observe_batch`` must return the findings of
+``observe`` on each event in turn, whatever the batch boundaries.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import astuple, replace
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ircon.detect.pipeline import DetectorSet
+from ircon.detect.settings import DetectConfig
+from ircon.model.finding import Finding
+from ircon.model.telemetry import Message, RequestParams, TelemetryEvent
+
+from .test_detect_gates import NO_EXTRA, _events, _texts
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench_events(n: int, seed: int) -> list[TelemetryEvent]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import bench_detect
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    from ircon.sources.telemetry import parse_line
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        ev = parse_line(bench_detect.make_line(i, rng), "litellm")
+        assert isinstance(ev, TelemetryEvent)
+        out.append(ev)
+    return out
+
+
+def _splits(n: int, rng: random.Random) -> list[tuple[int, int]]:
+    out, pos = [], 0
+    while pos < n:
+        size = rng.choice((1, 2, 3, 17, 256, 1000, 5000))
+        out.append((pos, min(n, pos + size)))
+        pos += size
+    return out
+
+
+def _shape(f: Finding) -> tuple[object, ...]:
+    return astuple(f)
+
+
+def _mixed_events() -> list[TelemetryEvent]:
+    """Corpus texts as single turns, multi-turn conversations, tool messages, empty
+    and oversized texts, requests with several new messages."""
+    texts = _texts()
+    rng = random.Random(11)
+    events = _events(texts)
+    extra: list[TelemetryEvent] = []
+    for i in range(400):
+        a, b = rng.choice(texts), rng.choice(texts)
+        shape = i % 5
+        if shape == 0:  # an earlier turn answered, then a new one
+            msgs = (Message("system", "sys"), Message("user", a), Message("assistant", "ok"),
+                    Message("user", b))
+        elif shape == 1:  # two new messages after the answer
+            msgs = (Message("user", a), Message("assistant", "ok"), Message("tool", b),
+                    Message("user", a))
+        elif shape == 2:  # nothing new from the caller
+            msgs = (Message("system", a), Message("assistant", b))
+        elif shape == 3:
+            msgs = (Message("user", ""),)
+        else:
+            msgs = (Message("user", a + " " + "Z" * 40_000),)
+        extra.append(TelemetryEvent(request_id=f"x{i}", ts=5000.0 + i, format="t",
+                                    key=f"k{i % 7}", messages=msgs, response=b))
+    out = events + extra
+    rng.shuffle(out)
+    return [replace(e, ts=1000.0 + i) for i, e in enumerate(out)]
+
+
+def test_batched_gate_opens_exactly_what_quiet_refuses() -> None:
+    ds = DetectorSet.from_config(DetectConfig(), rules_dir=NO_EXTRA)
+    gate = ds._gate
+    assert gate is not None
+    for events in (_mixed_events(), _bench_events(3000, 5)):
+        want = [i for i, e in enumerate(events) if not gate.quiet(e)]
+        assert gate.open_indices(events) == want
+        assert 0 < len(want) < len(events)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec=None, exclude_categories=()),
+                        max_size=120), min_size=1, max_size=8))
+def test_batched_gate_on_any_text(texts: list[str]) -> None:
+    ds = _DS
+    gate = ds._gate
+    assert gate is not None
+    events = [TelemetryEvent(request_id=str(i), ts=float(i), format="t",
+                             messages=(Message("user", t),)) for i, t in enumerate(texts)]
+    assert gate.open_indices(events) == [i for i, e in enumerate(events) if not gate.quiet(e)]
+
+
+_DS = DetectorSet.from_config(DetectConfig(), rules_dir=NO_EXTRA)
+
+
+def _with_traffic_shapes(events: list[TelemetryEvent], rng: random.Random
+                         ) -> list[TelemetryEvent]:
+    """Give some keys bursts, extraction-style parameters and big spend, so that
+    the per-key detectors find something inside the batches."""
+    out = []
+    for i, e in enumerate(events):
+        if i % 50 < 20:
+            e = replace(e, key="burst", ts=e.ts)  # one busy key
+        if i % 97 == 0:
+            e = replace(e, params=RequestParams(temperature=0.0, max_tokens=4096, n=3,
+                                                logprobs=True, top_logprobs=10))
+        if i % 13 == 0:
+            e = replace(e, prompt_tokens=200_000, cost=9.0, team="t1")
+        if rng.random() < 0.02:  # out of order
+            e = replace(e, ts=e.ts - rng.uniform(0, 500))
+        out.append(e)
+    return out
+
+
+def test_observe_batch_equals_observe_in_turn() -> None:
+    rng = random.Random(5)
+    events = _with_traffic_shapes(_mixed_events() + _bench_events(4000, 9), rng)
+    events = [replace(e, ts=1000.0 + 0.5 * i if e.ts >= 1000 else e.ts)
+              for i, e in enumerate(events)]
+    cfg = DetectConfig(window_seconds=60, min_requests=20, max_keys=100, idle_seconds=120)
+    one = DetectorSet.from_config(cfg, rules_dir=NO_EXTRA)
+    want = [f for e in events for f in one.observe(e)]
+    assert len({f.detector for f in want}) >= 5, {f.detector for f in want}
+    for seed in (1, 2):
+        many = DetectorSet.from_config(cfg, rules_dir=NO_EXTRA)
+        got: list[Finding] = []
+        for a, b in _splits(len(events), random.Random(seed)):
+            got.extend(many.observe_batch(events[a:b]))
+        assert list(map(_shape, got)) == list(map(_shape, want))
+        assert many.stats.findings == one.stats.findings
+        assert many.stats.events == one.stats.events == len(events)
+        assert not many.stats.errors
