@@ -204,12 +204,13 @@ class Injector:
         from ircon.model.telemetry import TelemetryEvent
         from ircon.sources.telemetry import parse_line
 
-        found: list[Finding] = []
+        events: list[TelemetryEvent] = []
         for n, line in enumerate(telemetry_lines(dict(inj.data), run=self.run, index=inj.index,
                                                  base_ts=self.base_ts + inj.at_s), 1):
             ev = parse_line(line, "litellm", origin=f"drill:{self.sc.name}", lineno=n)
             if isinstance(ev, TelemetryEvent):
-                found.extend(self.detectors.observe(ev))
+                events.append(ev)
+        found = self.detectors.observe_batch(events)
         found.extend(self.detectors.flush())
         if not found:
             return InjectResult()

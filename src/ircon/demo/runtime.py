@@ -252,8 +252,7 @@ class Pipeline:
         for src in self.sources:
             res = await src.pull()
             n += len(res.events)
-            for ev in res.events:
-                findings.extend(self.detectors.observe(ev))
+            findings.extend(self.detectors.observe_batch(res.events))
         self.stats.events += n
         if findings:
             await self.handle(findings)

@@ -315,10 +315,7 @@ class Engine:
 
     def _detect(self, events: list[TelemetryEvent]) -> list[Finding]:
         assert self.detectors is not None
-        out: list[Finding] = []
-        for e in events:
-            out.extend(self.detectors.observe(e))
-        return out
+        return self.detectors.observe_batch(events)
 
     async def process(self, events: list[TelemetryEvent]) -> list[Finding]:
         """Detect, triage and hand to the policies one batch of events."""
