@@ -263,16 +263,15 @@ class MergedGate:
                                                   repeat(self.bare_delete))))
         for (check, _cb), cd, many in zip(self.checks, self.check_delete, self.check_many,
                                           strict=True):
+            if many is not None:
+                settled = list(map(or_, settled, many(texts, raws)))
+                continue
             todo = [j for j, done in enumerate(settled) if not done]
             if cd is not None:
                 todo = [j for j in todo if raws[j].translate(None, cd)]
-            if many is not None:
-                for j, yes in zip(todo, many([texts[j] for j in todo]), strict=True):
-                    settled[j] = settled[j] or yes
-            else:
-                for j in todo:
-                    if check(texts[j]):
-                        settled[j] = True
+            for j in todo:
+                if check(texts[j]):
+                    settled[j] = True
         if self.suspect and not all(ascii_):
             todo = [j for j, a in enumerate(ascii_) if not a and not settled[j]]
             if self.suspect_delete is not None:

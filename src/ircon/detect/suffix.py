@@ -172,15 +172,15 @@ def score(f: dict[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def gate_many(texts: list[str]) -> list[bool]:
-    """``SuffixDetector.gate`` of every text, with a handful of C-level passes
-    (``map`` over methods) per batch instead of a Python call chain per text."""
+def gate_many(texts: list[str], utf8: list[bytes]) -> list[bool]:
+    """``SuffixDetector.gate`` of every text (``utf8``: their UTF-8), with a handful
+    of C-level passes (``map`` over methods) instead of a Python call chain per text."""
     out = [False] * len(texts)
     idx = [j for j, n in enumerate(map(len, texts)) if n >= 40]
     if not idx:
         return out
-    raws = list(map(str.encode, [texts[j][-TAIL_CHARS:] for j in idx], repeat("utf-8"),
-                    repeat("surrogatepass")))
+    raws = [utf8[j] if len(texts[j]) <= TAIL_CHARS
+            else texts[j][-TAIL_CHARS:].encode("utf-8", "surrogatepass") for j in idx]
     nsym = list(map(len, map(bytes.translate, raws, repeat(None), repeat(_NOT_SYMBOLS))))
     flips = list(map(contains, map(bytes.translate, raws, repeat(_CASE_TABLE)),
                      repeat(b"aA")))
