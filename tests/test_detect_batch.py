@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from dataclasses import astuple, replace
 from pathlib import Path
 
@@ -146,3 +147,42 @@ def test_observe_batch_equals_observe_in_turn() -> None:
         assert many.stats.findings == one.stats.findings
         assert many.stats.events == one.stats.events == len(events)
         assert not many.stats.errors
+
+
+def test_hostile_batch_is_bounded_and_equal() -> None:
+    """Pathological texts, some just under the examined size (so the batched gate
+    scans them), all in one batch: bounded time, no detector error, the same
+    findings as one at a time."""
+    from .test_detect_hostile import PATHOLOGICAL, event
+
+    limit = 32768
+    under = [(unit * (limit // len(unit)))[: limit - 1] for unit in (
+        "ignore ", "a", "\u200b", "\u0430", "\u0391a", "aA(", "{", "![x](http://", "sk-",
+        "Z", "4111 ", "\U000e0041", "\ud800", "uryyb jbeyq ")]
+    texts = PATHOLOGICAL + under
+    events = [event(t, t, i=i) for i, t in enumerate(texts)]
+    cfg = DetectConfig(max_field_chars=limit)
+    one = DetectorSet.from_config(cfg, rules_dir=NO_EXTRA)
+    want = [f for e in events for f in one.observe(e)]
+    many = DetectorSet.from_config(cfg, rules_dir=NO_EXTRA)
+    t0 = time.perf_counter()
+    got = many.observe_batch(events)
+    assert time.perf_counter() - t0 < 1.0 * len(events)  # the per-event budget, in all
+    assert not many.stats.errors, many.stats.last_error
+    assert list(map(_shape, got)) == list(map(_shape, want))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text(alphabet=st.characters(codec=None, exclude_categories=()),
+                                  max_size=400),
+                          st.text(max_size=300)), min_size=2, max_size=12))
+def test_any_batch_equals_one_at_a_time(items: list[tuple[str, str]]) -> None:
+    events = [TelemetryEvent(request_id=str(i), ts=100.0 + i, format="t", key=f"k{i % 3}",
+                             messages=(Message("system", "Be brief and kind."),
+                                       Message("user", t)), response=r, prompt_tokens=9)
+              for i, (t, r) in enumerate(items)]
+    one = DetectorSet.from_config(DetectConfig(), rules_dir=NO_EXTRA)
+    many = DetectorSet.from_config(DetectConfig(), rules_dir=NO_EXTRA)
+    want = [f for e in events for f in one.observe(e)]
+    assert list(map(_shape, many.observe_batch(events))) == list(map(_shape, want))
+    assert not many.stats.errors, many.stats.last_error
