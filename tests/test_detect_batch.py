@@ -66,6 +66,7 @@ def _mixed_events() -> list[TelemetryEvent]:
     for i in range(400):
         a, b = rng.choice(texts), rng.choice(texts)
         shape = i % 5
+        msgs: tuple[Message, ...]
         if shape == 0:  # an earlier turn answered, then a new one
             msgs = (Message("system", "sys"), Message("user", a), Message("assistant", "ok"),
                     Message("user", b))
