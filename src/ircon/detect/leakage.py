@@ -8,10 +8,14 @@ validators (Luhn, IBAN mod-97, distinct counts) run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import compress
+from operator import eq, not_
 from pathlib import Path
 
 from ircon.detect.base import BuildContext, excerpt, finding, windows
-from ircon.detect.rules import PatternSet, Rule
+from ircon.detect.multimatch import Joined, MultiMatch
+from ircon.detect.rules import PatternSet, Rule, utf8
 from ircon.model.finding import Evidence, Finding
 from ircon.model.telemetry import TelemetryEvent
 
@@ -19,6 +23,19 @@ NAME = "leakage"
 _ANCHOR_LEN = 16
 _MAX_PROTECTED = 256  # distinct system prompts whose probes are remembered
 _PROTECTED_ROLES = frozenset(("system", "developer"))
+# Batch path: the anchors of up to _POPULAR protected prompts join the compiled literal
+# set once a prompt has been seen with _PROMOTE_AT events. Every recompile spends
+# _COMPILE_EVENTS events of credit (earned one per event, _CREDIT_CAP at most), so a
+# stream of ever-new prompts costs at most one compile per that many events.
+_POPULAR = 32
+_PROMOTE_AT = 16
+_MAX_PENDING = 1024
+_COMPILE_EVENTS = 32_768
+_CREDIT_CAP = 4 * _COMPILE_EVENTS
+_MAX_DIGITS_GATE = 64
+# Events per pass: the joined responses of a chunk stay in the CPU's L2 cache across
+# the several C passes over them (join, encode, scans).
+_CHUNK = 512
 
 
 def mask(value: str) -> str:
@@ -100,6 +117,7 @@ class LeakageDetector:
         self.configured = [(s, _anchors(s, self.n_anchors * 2, self.min_chars))
                            for s in system_prompts if s.strip()]
         self._anchor_cache: dict[str, tuple[str, ...]] = {}
+        self._batch = _BatchGate(self)
 
     def _anchors_for(self, text: str) -> tuple[str, ...]:
         got = self._anchor_cache.get(text)
@@ -224,8 +242,159 @@ class LeakageDetector:
             campaign=f"rule:{rule.id}", details=details,
         )
 
+    def observe_batch(self, events: Sequence[TelemetryEvent]) -> list[tuple[int, Finding]]:
+        """``observe`` of each event in turn. Whether a response is quiet is decided for
+        the whole batch (``_BatchGate``); only the others go through ``observe``."""
+        out: list[tuple[int, Finding]] = []
+        observe = self.observe
+        for i in self._batch.open(events):
+            out.extend((i, f) for f in observe(events[i]))
+        return out
+
     def flush(self) -> list[Finding]:
         return []
+
+
+class _BatchGate:
+    """Which responses of a batch may hold a leak: a superset of those for which
+    ``LeakageDetector._quiet`` is false, found with C-level work over the batch.
+
+    * One literal set scans all responses: canaries, anchors of the configured
+      prompts, the literals of the response rules, and the anchors of the popular
+      protected prompts (those many requests carry). A hit on another request's
+      prompt anchors only sends a response to the exact per-event check.
+    * The digits gate of the response rules (at least N ASCII digits) is one regex.
+    * An event whose protected prompt is not popular (matched by length, then by
+      equality: no hashing of prompt text on the common path) has that prompt's
+      anchors searched in its response with plain substring search; a prompt
+      becomes popular after ``_PROMOTE_AT`` events, at a bounded compile rate.
+    * Responses holding NUL (the separator of the joined batch) are always open.
+    """
+
+    __slots__ = ("_credit", "_det", "_digits", "_literals", "_lits", "_pending", "_popular",
+                 "_prompts", "_stale")
+
+    def __init__(self, det: LeakageDetector) -> None:
+        self._det = det
+        lits: list[str] = list(det.canaries)
+        self._prompts = "leak.system_prompt" in det.by_id
+        if self._prompts:
+            for _prompt, anchors in det.configured:
+                lits.extend(anchors)
+        digit_min: int | None = None
+        for r in det.patterns.rules:  # what opens a rule in PatternSet.candidates(None, text)
+            lits.extend(r.literals)
+            if r.params.get("gate") == "digits":
+                least = int(r.params.get("min_digits", 3))
+                digit_min = least if digit_min is None else min(digit_min, least)
+        self._lits = [utf8(x) for x in lits if x]
+        self._digits: MultiMatch | None = None
+        self._literals: MultiMatch | None = None
+        self._stale = True
+        # length -> prompt, least recently used first; one prompt per length
+        self._popular: dict[int, str] = {}
+        self._pending: dict[str, int] = {}
+        self._credit = _CREDIT_CAP
+        if digit_min is not None:
+            if digit_min <= 0:
+                # The gate then only asks for a run of three (Unicode) digits.
+                self._digits = MultiMatch([rb"[^\x00]"], literal=False)
+            else:
+                k = min(digit_min, _MAX_DIGITS_GATE)
+                self._digits = MultiMatch([rb"(?:[0-9][^0-9\x00]*){%d}" % k], literal=False)
+
+    def _compile(self) -> None:
+        lits = list(self._lits)
+        anchors_for = self._det._anchors_for
+        for prompt in self._popular.values():
+            lits.extend(utf8(a) for a in anchors_for(prompt))
+        self._literals = MultiMatch(lits)
+        self._stale = False
+
+    def open(self, events: Sequence[TelemetryEvent]) -> list[int]:
+        """Ascending indices of the events whose ``observe`` may find something."""
+        out: list[int] = []
+        for base in range(0, len(events), _CHUNK):
+            chunk = events[base: base + _CHUNK]
+            out.extend(base + i for i in self._open(chunk))
+        return out
+
+    def _open(self, events: Sequence[TelemetryEvent]) -> list[int]:
+        self._credit = min(_CREDIT_CAP, self._credit + len(events))
+        if self._stale:
+            self._compile()
+        # A response longer than the limit is examined in windows; whatever opens a
+        # window is in the whole response, so the whole-text gate holds for it too.
+        resps = [e.response for e in events]
+        joined = Joined(resps)
+        opened = set(joined.odd)
+        if self._literals is not None:
+            opened.update(self._literals.scan(joined))
+        if self._digits is not None:
+            opened.update(self._digits.scan(joined))
+        if self._prompts:
+            self._own_prompts(events, resps, opened)
+        return sorted(i for i in opened if resps[i])
+
+    def _own_prompts(self, events: Sequence[TelemetryEvent], resps: list[str],
+                     opened: set[int]) -> None:
+        """Open the events whose response holds an anchor of one of their own protected
+        prompts that is not popular (the anchors of popular prompts were scanned)."""
+        prot = _PROTECTED_ROLES
+        contents = [m.content for e in events for m in e.messages if m.role in prot]
+        popular = self._popular
+        # The popular prompt of each content's length, compared in one C loop (equal
+        # prompts compare by memcmp; nothing is hashed).
+        expected = list(map(popular.get, map(len, contents)))
+        if contents == expected:
+            return
+        ok = list(map(eq, contents, expected))
+        owners = [i for i, e in enumerate(events) for m in e.messages if m.role in prot]
+        groups: dict[str, list[int]] = {}
+        for content, i in zip(compress(contents, map(not_, ok)),
+                              compress(owners, map(not_, ok)), strict=True):
+            groups.setdefault(content, []).append(i)
+        anchors_for = self._det._anchors_for
+        for content, members in groups.items():
+            anchors = anchors_for(content)
+            if anchors:
+                for i in members:
+                    r = resps[i]
+                    if r and i not in opened and any(map(r.__contains__, anchors)):
+                        opened.add(i)
+            self._note(content, len(members))
+        self._promote(set(compress(map(len, contents), ok)))
+
+    def _note(self, prompt: str, count: int) -> None:
+        pending = self._pending
+        if len(pending) >= _MAX_PENDING and prompt not in pending:
+            pending.clear()
+        pending[prompt] = pending.get(prompt, 0) + count
+
+    def _promote(self, in_use: set[int]) -> None:
+        """Make the most requested pending prompts popular, evicting first the popular
+        prompts (by length) not seen in this chunk. A prompt with anchors changes the
+        compiled set, which is paid from the compile credit."""
+        anchors_for = self._det._anchors_for
+        affordable = self._credit >= _COMPILE_EVENTS
+        ready = sorted(((c, p) for p, c in self._pending.items()
+                        if c >= _PROMOTE_AT and (affordable or not anchors_for(p))),
+                       key=lambda cp: -cp[0])[:_POPULAR]
+        if not ready:
+            return
+        popular = self._popular
+        before = set(popular.values())
+        for _count, prompt in ready:
+            del self._pending[prompt]
+            popular.pop(len(prompt), None)
+            popular[len(prompt)] = prompt
+        if len(popular) > _POPULAR:
+            order = [n for n in popular if n not in in_use] + [n for n in popular if n in in_use]
+            for n in order[: len(popular) - _POPULAR]:
+                del popular[n]
+        if any(anchors_for(p) for p in before.symmetric_difference(popular.values())):
+            self._credit -= _COMPILE_EVENTS
+            self._stale = True
 
 
 def read_system_prompts(paths: list[str], base: Path | None = None) -> list[str]:

@@ -1,0 +1,120 @@
+"""Which texts of a list match any of many byte patterns, with one Hyperscan scan.
+
+Batched detectors ask "which of these 4096 texts could hold something?" once per
+batch instead of once per text: the texts are joined into one UTF-8 buffer with a
+NUL between them (``Joined``), a compiled pattern set (``MultiMatch``) scans the
+whole buffer in C, and each match is mapped back to its text by counting the NULs
+before it (from one hit to the next: one pass over the buffer at most). A text
+needs one hit only: the scan stops at the first match in a text and resumes at the
+next text, so a text full of matches costs one callback, not thousands.
+
+    joined = Joined(texts)
+    hits = MultiMatch([b"AKIA", b"-----BEGIN"]).scan(joined)  # {text index: pattern index}
+    maybe = hits.keys() | joined.odd                         # texts to look at closely
+
+Patterns never match across two texts: literals are searched by their longest
+NUL-free piece (a text holding the literal holds that piece), and regexes must
+not match NUL (write ``[^0-9\\x00]``, not ``[^0-9]``). A text that itself holds
+a NUL cannot be told apart from two texts: it is left out of the buffer and
+listed in ``Joined.odd`` for the caller to examine another way.
+
+Offsets are bytes of UTF-8 (lone surrogates kept with ``surrogatepass``). A
+literal is found as bytes exactly where it is found as characters: UTF-8 lead
+and continuation bytes differ, so a match always starts and ends on character
+boundaries. Matches only say *which text*; where in it is the caller's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import hyperscan
+
+SEP = "\x00"
+_SEPB = SEP.encode()
+
+
+class Joined:
+    """``texts`` as one UTF-8 buffer with a NUL after each text but the last.
+
+    Texts that contain a NUL are blanked in the buffer and listed in ``odd``.
+    Build it once per batch and scan it with as many ``MultiMatch`` sets as needed.
+    """
+
+    __slots__ = ("buf", "n", "odd")
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.n = len(texts)
+        odd: frozenset[int] = frozenset()
+        if SEP in "".join(texts):  # one memchr: rare, and then look text by text
+            odd = frozenset(i for i, t in enumerate(texts) if SEP in t)
+            texts = ["" if i in odd else t for i, t in enumerate(texts)]
+        self.odd = odd
+        self.buf = SEP.join(texts).encode("utf-8", "surrogatepass")
+
+
+class MultiMatch:
+    """A compiled set of byte patterns: literals (default) or Hyperscan regexes.
+
+    ``flags`` (e.g. ``hyperscan.HS_FLAG_CASELESS``) apply to every pattern. An empty
+    set matches nothing. Compiling costs about a millisecond per hundred patterns:
+    build one per pattern set and keep it.
+    """
+
+    __slots__ = ("_db", "size")
+
+    def __init__(self, patterns: Sequence[bytes], *, literal: bool = True,
+                 flags: int = 0) -> None:
+        if literal:
+            # A literal holding NUL: its longest NUL-free piece (an all-NUL literal can
+            # only be in a text holding NUL, which ``Joined`` lists as odd anyway).
+            pieces = [max(p.split(_SEPB), key=len) if _SEPB in p else p for p in patterns]
+            pats = list(dict.fromkeys(p for p in pieces if p))
+        else:
+            pats = list(dict.fromkeys(patterns))
+        self.size = len(pats)
+        self._db: hyperscan.Database | None = None
+        if pats:
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            db.compile(expressions=pats, ids=list(range(len(pats))), elements=len(pats),
+                       flags=flags, literal=literal)
+            self._db = db
+
+    def scan(self, joined: Joined) -> dict[int, int]:
+        """``{text index: pattern id}`` for each text of ``joined`` where a pattern
+        matches (the first match found in it; ids are positions in the deduplicated,
+        NUL-split pattern list, meaningful only to tell hits apart). Odd texts are
+        not scanned."""
+        db = self._db
+        buf = joined.buf
+        if db is None or not buf:
+            return {}
+        found: dict[int, int] = {}
+        last: list[tuple[int, int]] = []
+
+        def on_match(pid: int, _start: int, end: int, _flags: int, _ctx: object) -> bool:
+            last.append((pid, end))
+            return True  # one hit per text: stop here, resume at the next text
+
+        view = memoryview(buf)
+        start = index = 0  # ``start`` begins text ``index``
+        while True:
+            try:
+                db.scan(view[start:] if start else buf,  # type: ignore[type-var]
+                        match_event_handler=on_match)
+                return found
+            except hyperscan.ScanTerminated:
+                pid, end = last.pop()
+                at = start + end - 1  # the match's last byte; its text ends at the next NUL
+                index += buf.count(_SEPB, start, at)
+                found[index] = pid
+                start = buf.find(_SEPB, at) + 1
+                if not start:
+                    return found
+                index += 1
+
+    def hits(self, texts: Sequence[str]) -> set[int]:
+        """Indices of ``texts`` that may hold a match: those where one is found and
+        those holding NUL (not scanned). For a gate: the rest certainly hold none."""
+        joined = Joined(texts)
+        return set(self.scan(joined)) | joined.odd
