@@ -272,7 +272,7 @@ class _BatchGate:
     """
 
     __slots__ = ("_credit", "_det", "_digits", "_literals", "_lits", "_pending", "_popular",
-                 "_prompts", "_stale")
+                 "_prompts", "_stale", "compiles")
 
     def __init__(self, det: LeakageDetector) -> None:
         self._det = det
@@ -291,6 +291,7 @@ class _BatchGate:
         self._digits: MultiMatch | None = None
         self._literals: MultiMatch | None = None
         self._stale = True
+        self.compiles = 0  # literal set builds so far (the first one included)
         # length -> prompt, least recently used first; one prompt per length
         self._popular: dict[int, str] = {}
         self._pending: dict[str, int] = {}
@@ -310,6 +311,7 @@ class _BatchGate:
             lits.extend(utf8(a) for a in anchors_for(prompt))
         self._literals = MultiMatch(lits)
         self._stale = False
+        self.compiles += 1
 
     def open(self, events: Sequence[TelemetryEvent]) -> list[int]:
         """Ascending indices of the events whose ``observe`` may find something."""
