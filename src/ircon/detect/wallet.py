@@ -1,8 +1,23 @@
 """Denial of wallet (AML.T0034, LLM10:2025): spend per key and per team far above
-its own baseline, in tumbling windows of ``window_seconds``."""
+its own baseline, in tumbling windows of ``window_seconds``.
+
+``observe_batch`` takes many events at once: the batch is grouped by key (and by
+team), each group's window boundaries are found by bisection and a window's spend
+is summed in one C-level pass. Spend only grows inside a window (counts and costs
+are not negative), so the thresholds are tested once per window at its end; only a
+window that crosses one is walked event by event to find the crossing event.
+"""
 
 from __future__ import annotations
 
+import sys
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+from functools import reduce
+from operator import add, attrgetter, itemgetter
+from typing import Any
+
+from ircon.detect import keyed_batch
 from ircon.detect.base import BuildContext, KeyedState, finding
 from ircon.detect.rules import Rule
 from ircon.model.finding import Finding
@@ -11,6 +26,10 @@ from ircon.model.telemetry import TelemetryEvent
 NAME = "wallet"
 _ALPHA = 0.3
 _MIN_BASELINE_WINDOWS = 3
+_PROMPT_TOKENS = attrgetter("prompt_tokens")
+_COMPLETION_TOKENS = attrgetter("completion_tokens")
+_COST = attrgetter("cost")
+_TEAM = attrgetter("team")
 
 
 class _Spend:
@@ -61,36 +80,46 @@ class WalletDetector:
                 out.append(f)
         return out
 
+    def _roll(self, st: _Spend, now: float) -> None:
+        """Start the window ``now`` falls in (``now`` is a window or more past the start)."""
+        elapsed = int((now - st.start) // self.window)
+        decay = (1 - _ALPHA) ** max(0, elapsed - 1)
+        if st.windows == 0:
+            st.base_tokens, st.base_cost = float(st.tokens), st.cost
+        else:
+            st.base_tokens = (1 - _ALPHA) * st.base_tokens + _ALPHA * st.tokens
+            st.base_cost = (1 - _ALPHA) * st.base_cost + _ALPHA * st.cost
+        st.base_tokens *= decay
+        st.base_cost *= decay
+        st.windows += elapsed
+        st.start += elapsed * self.window
+        st.tokens, st.cost, st.reported = 0, 0.0, False
+
     def _add(self, st: _Spend, now: float, tokens: int, cost: float, event: TelemetryEvent,
              scope: str) -> Finding | None:
         if st.start < 0:
             st.start = now
         elif now - st.start >= self.window:
-            elapsed = int((now - st.start) // self.window)
-            decay = (1 - _ALPHA) ** max(0, elapsed - 1)
-            if st.windows == 0:
-                st.base_tokens, st.base_cost = float(st.tokens), st.cost
-            else:
-                st.base_tokens = (1 - _ALPHA) * st.base_tokens + _ALPHA * st.tokens
-                st.base_cost = (1 - _ALPHA) * st.base_cost + _ALPHA * st.cost
-            st.base_tokens *= decay
-            st.base_cost *= decay
-            st.windows += elapsed
-            st.start += elapsed * self.window
-            st.tokens, st.cost, st.reported = 0, 0.0, False
+            self._roll(st, now)
         st.tokens += tokens
         st.cost += cost
         if st.reported:
             return None
+        return self._check(st, event, scope)
+
+    def _over(self, st: _Spend) -> bool:
+        """Is the spend so far in this window over a threshold?"""
         has_base = st.windows >= _MIN_BASELINE_WINDOWS
-        by_tokens = st.tokens >= self.min_tokens and (
+        return (st.tokens >= self.min_tokens and (
             st.tokens >= self.factor * max(st.base_tokens, 1.0) if has_base
-            else st.tokens >= self.new_tokens)
-        by_cost = st.cost >= self.min_cost and (
-            st.cost >= self.factor * max(st.base_cost, 0.01) if has_base
-            else st.cost >= self.new_cost)
-        if not (by_tokens or by_cost):
+            else st.tokens >= self.new_tokens)) or (st.cost >= self.min_cost and (
+                st.cost >= self.factor * max(st.base_cost, 0.01) if has_base
+                else st.cost >= self.new_cost))
+
+    def _check(self, st: _Spend, event: TelemetryEvent, scope: str) -> Finding | None:
+        if not self._over(st):
             return None
+        has_base = st.windows >= _MIN_BASELINE_WINDOWS
         st.reported = True
         rule = self.rule
         assert rule is not None
@@ -109,6 +138,146 @@ class WalletDetector:
 
     def flush(self) -> list[Finding]:
         return []
+
+    # ------------------------------------------------------------------ batches
+
+    def observe_batch(self, events: Sequence[TelemetryEvent]) -> list[tuple[int, Finding]]:
+        """``observe`` of each event in turn (see ``base.BatchDetector``)."""
+        if self.rule is None or not events:
+            return []
+        cols = keyed_batch.columns(events)
+        pts = list(map(_PROMPT_TOKENS, events))
+        cts = list(map(_COMPLETION_TOKENS, events))
+        try:  # all ints (what the sources produce): ``(p or 0) + (c or 0)`` is ``p + c``
+            plain = type(sum(pts)) is int and type(sum(cts)) is int
+        except TypeError:  # a None
+            plain = False
+        tokens = (list(map(add, pts, cts)) if plain else
+                  [(p or 0) + (c or 0) for p, c in zip(pts, cts, strict=True)])
+        plain = plain or all(type(t) is int for t in tokens)
+        costs = list(map(_COST, events))
+        if None in costs:
+            costs = [c or 0.0 for c in costs]
+        # none negative (nor NaN): spend only grows within a window (see the docstring)
+        tsum, csum = sum(tokens), sum(costs)
+        growing = min(tokens) >= 0 and min(costs) >= 0 and tsum == tsum and csum == csum
+        ts = cols.ts
+        run = self._run if cols.ascending else self._run_any
+        out: list[tuple[int, Finding]] = []
+        if 0 in tokens:  # events without spend are not looked at
+            sel = [i for i, (t, c) in enumerate(zip(tokens, costs, strict=True)) if t or c]
+            keys = [cols.actors[i] for i in sel]
+            sel_ts = [ts[i] for i in sel]
+            for st, idx in keyed_batch.touch(self.keys, keyed_batch.group(keys), keys, sel_ts):
+                run(st, [sel[j] for j in idx], ts, tokens, costs, plain, growing, events,
+                    "key", out)
+        else:
+            sel = None
+            for st, idx in keyed_batch.touch(self.keys, cols.groups, cols.actors, ts):
+                run(st, idx, ts, tokens, costs, plain, growing, events, "key", out)
+        teams = list(map(_TEAM, events))
+        if sel is None and all(teams):  # every event has a team: no positions to map
+            for st, idx in keyed_batch.touch(self.teams, keyed_batch.group(teams), teams, ts):
+                run(st, idx, ts, tokens, costs, plain, growing, events, "team", out)
+        elif any(teams):
+            tsel = [i for i in (range(len(events)) if sel is None else sel) if teams[i]]
+            tkeys = [teams[i] for i in tsel]
+            tts = [ts[i] for i in tsel]
+            for st, idx in keyed_batch.touch(self.teams, keyed_batch.group(tkeys), tkeys, tts):
+                run(st, [tsel[j] for j in idx], ts, tokens, costs, plain, growing, events,
+                    "team", out)
+        if len(out) > 1:
+            out.sort(key=itemgetter(0))  # stable: an event's key finding before its team's
+        return out
+
+    def _run(self, st: _Spend, idx: list[int], ts: list[float], tokens: list[int],
+             costs: list[float], plain: bool, growing: bool, events: Sequence[TelemetryEvent],
+             scope: str, out: list[tuple[int, Finding]]) -> None:
+        """The events ``idx`` of one key (team), times ascending, one window at a time."""
+        window = self.window
+        n = len(idx)
+        at = ts.__getitem__
+        a = 0
+        while True:
+            now = ts[idx[a]]
+            start = st.start
+            if start < 0:
+                st.start = start = now
+            elif now - start >= window:
+                self._roll(st, now)
+                start = st.start
+            # the first later event that starts a new window ends the run
+            if not ts[idx[-1]] - start >= window:
+                b = n
+            else:  # the test is monotone in time: bisect, then settle the rounding
+                b = bisect_left(idx, start + window, a + 1, n, key=at)
+                while b > a + 1 and ts[idx[b - 1]] - start >= window:
+                    b -= 1
+                while b < n and not ts[idx[b]] - start >= window:
+                    b += 1
+            self._spend(st, idx if b - a == n else idx[a:b], tokens, costs, plain, growing,
+                        events, scope, out)
+            if b == n:
+                return
+            a = b
+
+    def _run_any(self, st: _Spend, idx: list[int], ts: list[float], tokens: list[int],
+                 costs: list[float], plain: bool, growing: bool,
+                 events: Sequence[TelemetryEvent], scope: str,
+                 out: list[tuple[int, Finding]]) -> None:
+        """``_run`` for a batch whose times are not in order."""
+        times = list(map(ts.__getitem__, idx))
+        window = self.window
+        n = len(idx)
+        a = 0
+        while a < n:
+            now = times[a]
+            start = st.start
+            if start < 0:
+                st.start = start = now
+            elif now - start >= window:
+                self._roll(st, now)
+                start = st.start
+            b = a + 1
+            while b < n and not times[b] - start >= window:
+                b += 1
+            self._spend(st, idx[a:b], tokens, costs, plain, growing, events, scope, out)
+            a = b
+
+    def _spend(self, st: _Spend, sel: list[int], tokens: list[int], costs: list[float],
+               plain: bool, growing: bool, events: Sequence[TelemetryEvent], scope: str,
+               out: list[tuple[int, Finding]]) -> None:
+        """Events ``sel``, all in the current window of ``st``."""
+        reported = st.reported
+        if reported or growing:
+            tok0, cost0 = st.tokens, st.cost
+            st.tokens = _add_all(map(tokens.__getitem__, sel), tok0, plain)
+            st.cost = _add_all(map(costs.__getitem__, sel), cost0, False)
+            if reported or not self._over(st):
+                return
+            st.tokens, st.cost = tok0, cost0  # crossed inside: find the event
+        for k, i in enumerate(sel):
+            st.tokens += tokens[i]
+            st.cost += costs[i]
+            f = self._check(st, events[i], scope)
+            if f is not None:
+                out.append((i, f))
+                rest = sel[k + 1:]
+                st.tokens = _add_all(map(tokens.__getitem__, rest), st.tokens, plain)
+                st.cost = _add_all(map(costs.__getitem__, rest), st.cost, False)
+                return
+
+
+# Before 3.12, sum() adds floats one after the other in a C double, exactly as ``+=``
+# in a loop would; since 3.12 it compensates rounding, so the loop's sum needs reduce().
+_SUM_IN_ORDER = sys.version_info < (3, 12)
+
+
+def _add_all(values: Iterator[Any], start: Any, ints: bool) -> Any:
+    """``start + v0 + v1 + ...`` added left to right, as a loop of ``+=`` would."""
+    if ints or _SUM_IN_ORDER:
+        return sum(values, start)
+    return reduce(add, values, start)
 
 
 def from_context(ctx: BuildContext) -> WalletDetector:

@@ -1,0 +1,163 @@
+"""Per-key bookkeeping for detectors that take a batch of events at once.
+
+The windowed detectors (probing, wallet) keep state per actor in a ``KeyedState``.
+Batched, they group the batch by key once and work on each key's events in bulk;
+this module does the parts they share:
+
+* ``columns(events)``: timestamps, actors and the grouping of the batch by actor,
+  computed once per batch (the detectors of one set are handed the same list) with
+  C-level ``map``/``attrgetter`` work;
+* ``touch(state, ...)``: the per-key states the events would have got from
+  ``KeyedState.get`` one event at a time, leaving the ``KeyedState`` exactly as those
+  calls would (order, timestamps, idle and capacity evictions).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from itertools import accumulate, islice
+from operator import attrgetter, is_, itemgetter, le
+from typing import TypeVar
+
+from ircon.detect.base import KeyedState
+from ircon.model.telemetry import TelemetryEvent
+
+S = TypeVar("S")
+
+_TS = attrgetter("ts")
+_KEY = attrgetter("key")
+_LAST = itemgetter(-1)
+
+
+def actors(events: Sequence[TelemetryEvent]) -> list[str]:
+    """``event.actor()`` of every event, without a Python call per event when every
+    event has a key (the usual case)."""
+    keys = list(map(_KEY, events))
+    if all(keys):
+        return keys
+    return [k or e.user or e.ip or "unknown" for k, e in zip(keys, events, strict=True)]
+
+
+def group(keys: list[str]) -> dict[str, list[int]]:
+    """Positions of each distinct key, keys in order of first occurrence."""
+    out: defaultdict[str, list[int]] = defaultdict(list)
+    for i, k in enumerate(keys):
+        out[k].append(i)
+    return out
+
+
+def ascending(ts: Sequence[float]) -> bool:
+    return all(map(le, ts, islice(ts, 1, None)))
+
+
+class Columns:
+    """What every batched detector needs of a batch (see ``columns``)."""
+
+    __slots__ = ("actors", "ascending", "events", "groups", "ts")
+
+    def __init__(self, events: Sequence[TelemetryEvent]) -> None:
+        self.events = tuple(events)
+        self.ts: list[float] = list(map(_TS, events))
+        self.actors = actors(events)
+        self.groups = group(self.actors)
+        self.ascending = ascending(self.ts)
+
+
+# The columns of the latest batch. The events themselves are kept and compared by
+# identity, so a list refilled with other events is never mistaken for the last one.
+_memo: Columns | None = None
+
+
+def columns(events: Sequence[TelemetryEvent]) -> Columns:
+    global _memo
+    memo = _memo
+    if (memo is not None and len(memo.events) == len(events)
+            and all(map(is_, memo.events, events))):
+        return memo
+    memo = _memo = Columns(events)
+    return memo
+
+
+def forget() -> None:
+    """Drop the remembered batch (it holds its events)."""
+    global _memo
+    _memo = None
+
+
+def touch(state: KeyedState[S], groups: dict[str, list[int]], keys: list[str],
+          ts: list[float]) -> list[tuple[S, list[int]]]:
+    """The states ``state.get(keys[i], ts[i])`` for i = 0, 1, ... would hand out, each
+    with the positions that got it; ``state`` is left exactly as those calls leave it.
+
+    ``groups`` is ``group(keys)``. When no call could evict anything (no key is new,
+    or the new ones fit and nothing at the front is idle at the moment each arrives)
+    the work is per distinct key: a touched key moves to the end in the order of its
+    last event, with that event's time. Otherwise the calls are replayed one by one,
+    and a key evicted and seen again in the batch gets its fresh state, as it would.
+    """
+    d = state._d
+    new = groups.keys() - d.keys()
+    if new and not _nothing_evicted(state, groups, new, ts):
+        return _replay(state, keys, ts)
+    factory = state._factory
+    pop = d.pop
+    out: list[tuple[S, list[int]]] = []
+    # keys in the order of their last event: the order the one-by-one calls leave
+    for _, k, idx in sorted(zip(map(_LAST, groups.values()), groups, groups.values(), strict=True)):
+        hit = pop(k, None)
+        st = factory() if hit is None else hit[1]
+        d[k] = (ts[idx[-1]], st)
+        out.append((st, idx))
+    return out
+
+
+def _nothing_evicted(state: KeyedState[S], groups: dict[str, list[int]], new: set[str],
+                     ts: list[float]) -> bool:
+    """True if no ``get`` of the batch would evict a key.
+
+    Only the ``get`` of a key that is not held evicts: first down to ``max_keys``,
+    then from the front while the front entry is idle. Without evictions the front,
+    when the new key at position j arrives, is the first key held before the batch
+    that the batch has not touched before j, or (all of those touched) a key whose
+    time is one of ``ts[:j]``. Conservative: False sends the batch to the replay.
+    """
+    d = state._d
+    if len(d) + len(new) > state.max_keys:
+        return False
+    total = sum(ts)
+    if total - total != 0:  # a NaN or infinite time: leave the comparisons to the replay
+        return False
+    idle = state.idle
+    arrivals = sorted(groups[k][0] for k in new)
+    held = iter(d.items())
+    front = next(held, None)
+    prefix_min: list[float] | None = None
+    for j in arrivals:
+        horizon = ts[j] - idle
+        while front is not None:
+            seen = groups.get(front[0])
+            if seen is None or seen[0] >= j:
+                break
+            front = next(held, None)
+        if front is not None:
+            if not front[1][0] >= horizon:
+                return False
+            continue
+        if j:
+            if prefix_min is None:
+                prefix_min = list(accumulate(ts, min))
+            if not prefix_min[j - 1] >= horizon:
+                return False
+    return True
+
+
+def _replay(state: KeyedState[S], keys: list[str], ts: list[float]) -> list[tuple[S, list[int]]]:
+    by_state: dict[int, tuple[S, list[int]]] = {}
+    for i, st in enumerate(map(state.get, keys, ts)):
+        hit = by_state.get(id(st))
+        if hit is None:
+            by_state[id(st)] = (st, [i])
+        else:
+            hit[1].append(i)
+    return list(by_state.values())
