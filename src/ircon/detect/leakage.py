@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ircon.detect.base import BuildContext, excerpt, finding, windows
 from ircon.detect.multimatch import Joined, MultiMatch
-from ircon.detect.rules import PatternSet, Rule, utf8
+from ircon.detect.rules import PatternSet, Rule, _byte_rank, utf8
 from ircon.model.finding import Evidence, Finding
 from ircon.model.telemetry import TelemetryEvent
 
@@ -33,6 +33,7 @@ _MAX_PENDING = 1024
 _COMPILE_EVENTS = 32_768
 _CREDIT_CAP = 4 * _COMPILE_EVENTS
 _MAX_DIGITS_GATE = 64
+_PROBE_BYTES = 12  # bytes of each prompt anchor the batch gate searches for
 # Events per pass: the joined responses of a chunk stay in the CPU's L2 cache across
 # the several C passes over them (join, encode, scans).
 _CHUNK = 512
@@ -84,6 +85,36 @@ def _anchors(text: str, count: int, min_chars: int) -> tuple[str, ...]:
         if len(out) >= count:
             break
     return tuple(out)
+
+
+def _anchor_slots(text: str, count: int, min_chars: int) -> list[str]:
+    """Every substring ``_anchors`` considers (without its filter and its cap): a
+    superset of ``_anchors(text, count, min_chars)``, at most ``count + 1`` long,
+    built with one slice per slot."""
+    text = text.strip()
+    if len(text) < min_chars:
+        return []
+    step = max(min_chars - _ANCHOR_LEN, (len(text) - _ANCHOR_LEN) // max(count, 1) + 1)
+    return [text[p: p + _ANCHOR_LEN] for p in range(0, len(text) - _ANCHOR_LEN + 1, step)]
+
+
+def _probe(anchor: str) -> bytes:
+    """The bytes of ``anchor`` the batch gate searches for: its ``_PROBE_BYTES``-byte
+    window of the rarest bytes in ordinary text. A response holding the anchor holds
+    the window; common English fragments make the matcher confirm many near-misses,
+    rarer bytes fewer."""
+    raw = utf8(anchor)
+    if len(raw) <= _PROBE_BYTES:
+        return raw
+    rank = _byte_rank()
+    costs = [rank[b] for b in raw]
+    best, at = sum(costs[:_PROBE_BYTES]), 0
+    run = best
+    for k in range(1, len(raw) - _PROBE_BYTES + 1):
+        run += costs[k + _PROBE_BYTES - 1] - costs[k - 1]
+        if run < best:
+            best, at = run, k
+    return raw[at: at + _PROBE_BYTES]
 
 
 def _common_run(protected: str, response: str, anchor_at: int, anchor: str) -> tuple[int, int]:
@@ -259,10 +290,11 @@ class _BatchGate:
     """Which responses of a batch may hold a leak: a superset of those for which
     ``LeakageDetector._quiet`` is false, found with C-level work over the batch.
 
-    * One literal set scans all responses: canaries, anchors of the configured
-      prompts, the literals of the response rules, and the anchors of the popular
-      protected prompts (those many requests carry). A hit on another request's
-      prompt anchors only sends a response to the exact per-event check.
+    * One literal set scans all responses for canaries, anchors of the configured
+      prompts and the literals of the response rules; another for the anchors of the
+      popular protected prompts (those many requests carry). A hit on another
+      request's prompt anchors only sends a response to the exact per-event check.
+      Anchors are searched by their rarest ``_PROBE_BYTES`` bytes (``_probe``).
     * The digits gate of the response rules (at least N ASCII digits) is one regex.
     * An event whose protected prompt is not popular (matched by length, then by
       equality: no hashing of prompt text on the common path) has that prompt's
@@ -271,28 +303,29 @@ class _BatchGate:
     * Responses holding NUL (the separator of the joined batch) are always open.
     """
 
-    __slots__ = ("_credit", "_det", "_digits", "_literals", "_lits", "_pending", "_popular",
-                 "_prompts", "_stale", "compiles")
+    __slots__ = ("_anchors", "_credit", "_det", "_digits", "_lits", "_pending", "_popular",
+                 "_prompts", "_stale", "_static", "compiles")
 
     def __init__(self, det: LeakageDetector) -> None:
         self._det = det
-        lits: list[str] = list(det.canaries)
+        lits: list[bytes] = [utf8(c) for c in det.canaries]
         self._prompts = "leak.system_prompt" in det.by_id
         if self._prompts:
             for _prompt, anchors in det.configured:
-                lits.extend(anchors)
+                lits.extend(map(_probe, anchors))
         digit_min: int | None = None
         for r in det.patterns.rules:  # what opens a rule in PatternSet.candidates(None, text)
-            lits.extend(r.literals)
+            lits.extend(map(utf8, r.literals))
             if r.params.get("gate") == "digits":
                 least = int(r.params.get("min_digits", 3))
                 digit_min = least if digit_min is None else min(digit_min, least)
-        self._lits = [utf8(x) for x in lits if x]
+        self._lits = [x for x in lits if x]
+        self._static: MultiMatch | None = None  # built at the first batch
         self._digits: MultiMatch | None = None
-        self._literals: MultiMatch | None = None
+        self._anchors: MultiMatch | None = None
         self._stale = True
-        self.compiles = 0  # literal set builds so far (the first one included)
-        # length -> prompt, least recently used first; one prompt per length
+        self.compiles = 0  # builds of the popular prompts' anchor set so far
+        # length -> prompt, in promotion order; one prompt per length
         self._popular: dict[int, str] = {}
         self._pending: dict[str, int] = {}
         self._credit = _CREDIT_CAP
@@ -305,11 +338,11 @@ class _BatchGate:
                 self._digits = MultiMatch([rb"(?:[0-9][^0-9\x00]*){%d}" % k], literal=False)
 
     def _compile(self) -> None:
-        lits = list(self._lits)
+        if self._static is None:
+            self._static = MultiMatch(self._lits)
         anchors_for = self._det._anchors_for
-        for prompt in self._popular.values():
-            lits.extend(utf8(a) for a in anchors_for(prompt))
-        self._literals = MultiMatch(lits)
+        self._anchors = MultiMatch([_probe(a) for prompt in self._popular.values()
+                                    for a in anchors_for(prompt)])
         self._stale = False
         self.compiles += 1
 
@@ -330,8 +363,9 @@ class _BatchGate:
         resps = [e.response for e in events]
         joined = Joined(resps)
         opened = set(joined.odd)
-        if self._literals is not None:
-            opened.update(self._literals.scan(joined))
+        assert self._static is not None and self._anchors is not None
+        opened.update(self._static.scan(joined))
+        opened.update(self._anchors.scan(joined))
         if self._digits is not None:
             opened.update(self._digits.scan(joined))
         if self._prompts:
@@ -356,9 +390,11 @@ class _BatchGate:
         for content, i in zip(compress(contents, map(not_, ok)),
                               compress(owners, map(not_, ok)), strict=True):
             groups.setdefault(content, []).append(i)
-        anchors_for = self._det._anchors_for
+        det = self._det
         for content, members in groups.items():
-            anchors = anchors_for(content)
+            # The slots, not the anchors: a superset, cheaper than building the anchors
+            # of a prompt that may never be seen again.
+            anchors = _anchor_slots(content, det.n_anchors, det.min_chars)
             if anchors:
                 for i in members:
                     r = resps[i]
