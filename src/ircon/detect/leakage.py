@@ -4,6 +4,11 @@ Responses are not tokenized: secret rules open on literal prefixes ("AKIA",
 "-----BEGIN"), PII rules on a run of digits or an "@", system prompt
 fragments on a handful of substring probes. Only then do regexes and
 validators (Luhn, IBAN mod-97, distinct counts) run.
+
+``observe_batch`` asks those same openers for a whole batch at once (``_BatchGate``:
+Hyperscan over the joined responses, prompt identity by length and equality) and
+runs ``observe`` only on the responses that may hold something: the findings are
+those of ``observe`` on every event, in order.
 """
 
 from __future__ import annotations
@@ -289,6 +294,8 @@ class LeakageDetector:
 class _BatchGate:
     """Which responses of a batch may hold a leak: a superset of those for which
     ``LeakageDetector._quiet`` is false, found with C-level work over the batch.
+    A response longer than the detector's limit is judged whole: anything that opens
+    one of its windows in ``observe`` is in the whole response too.
 
     * One literal set scans all responses for canaries, anchors of the configured
       prompts and the literals of the response rules; another for the anchors of the
