@@ -311,7 +311,7 @@ class _BatchGate:
     """
 
     __slots__ = ("_anchors", "_credit", "_det", "_digits", "_lits", "_pending", "_popular",
-                 "_prompts", "_stale", "_static", "compiles")
+                 "_prompts", "_ready", "_stale", "_static", "compiles")
 
     def __init__(self, det: LeakageDetector) -> None:
         self._det = det
@@ -334,7 +334,8 @@ class _BatchGate:
         self.compiles = 0  # builds of the popular prompts' anchor set so far
         # length -> prompt, in promotion order; one prompt per length
         self._popular: dict[int, str] = {}
-        self._pending: dict[str, int] = {}
+        self._pending: dict[str, int] = {}  # events seen per prompt not yet popular
+        self._ready: set[str] = set()  # pending prompts seen often enough to promote
         self._credit = _CREDIT_CAP
         if digit_min is not None:
             if digit_min <= 0:
@@ -414,29 +415,40 @@ class _BatchGate:
         pending = self._pending
         if len(pending) >= _MAX_PENDING and prompt not in pending:
             pending.clear()
-        pending[prompt] = pending.get(prompt, 0) + count
+            self._ready.clear()
+        total = pending[prompt] = pending.get(prompt, 0) + count
+        if total >= _PROMOTE_AT:
+            self._ready.add(prompt)
 
     def _promote(self, in_use: set[int]) -> None:
-        """Make the most requested pending prompts popular, evicting first the popular
+        """Make the most requested ready prompts popular, evicting first the popular
         prompts (by length) not seen in this chunk. A prompt with anchors changes the
-        compiled set, which is paid from the compile credit."""
-        anchors_for = self._det._anchors_for
-        affordable = self._credit >= _COMPILE_EVENTS
-        ready = sorted(((c, p) for p, c in self._pending.items()
-                        if c >= _PROMOTE_AT and (affordable or not anchors_for(p))),
-                       key=lambda cp: -cp[0])[:_POPULAR]
+        compiled set, which is paid from the compile credit; until there is credit,
+        only prompts too short to have anchors are promoted."""
+        ready = self._ready
         if not ready:
             return
+        det = self._det
+        if self._credit < _COMPILE_EVENTS:
+            cands = [p for p in ready if len(p.strip()) < det.min_chars]
+            if not cands:
+                return
+        else:
+            cands = list(ready)
+        pending = self._pending
+        cands = sorted(cands, key=pending.__getitem__, reverse=True)[:_POPULAR]
         popular = self._popular
         before = set(popular.values())
-        for _count, prompt in ready:
-            del self._pending[prompt]
+        for prompt in cands:
+            del pending[prompt]
+            ready.discard(prompt)
             popular.pop(len(prompt), None)
             popular[len(prompt)] = prompt
         if len(popular) > _POPULAR:
             order = [n for n in popular if n not in in_use] + [n for n in popular if n in in_use]
             for n in order[: len(popular) - _POPULAR]:
                 del popular[n]
+        anchors_for = det._anchors_for
         if any(anchors_for(p) for p in before.symmetric_difference(popular.values())):
             self._credit -= _COMPILE_EVENTS
             self._stale = True
