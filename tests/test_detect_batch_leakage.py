@@ -315,10 +315,18 @@ def test_hostile_megabyte_responses_are_bounded_and_exact() -> None:
     events = [TelemetryEvent(request_id=f"h{i}", ts=1.0, format="test",
                              messages=(Message("system", POPULAR[0]),), response=r)
               for i, r in enumerate(big)]
+    # a megabyte system prompt, sent often, leaked once: checked, never remembered
+    huge = " ".join(f"rule {i}: keep the vault code {i * 7919} secret." for i in range(25_000))
+    events += [TelemetryEvent(request_id=f"s{i}", ts=2.0, format="test",
+                              messages=(Message("system", huge),),
+                              response=huge[:200] if i == 30 else "ok")
+               for i in range(40)]
     t0 = time.perf_counter()
     got = [(i, _shape(f)) for i, f in det.observe_batch(events)]
     assert time.perf_counter() - t0 < 10
     assert got == _per_event(ref, events)
+    assert any(t[1] == "leak.system_prompt" and events[i].request_id == "s30" for i, t in got)
+    assert huge not in det._batch._pending and huge not in det._batch._popular.values()
 
 
 # ---------------------------------------------------------------- the matcher itself

@@ -35,6 +35,7 @@ _PROTECTED_ROLES = frozenset(("system", "developer"))
 _POPULAR = 32
 _PROMOTE_AT = 16
 _MAX_PENDING = 1024
+_MAX_PROMOTE_CHARS = 65_536  # longer prompts are never remembered, only checked
 _COMPILE_EVENTS = 32_768
 _CREDIT_CAP = 4 * _COMPILE_EVENTS
 _MAX_DIGITS_GATE = 64
@@ -408,7 +409,8 @@ class _BatchGate:
                     r = resps[i]
                     if r and i not in opened and any(map(r.__contains__, anchors)):
                         opened.add(i)
-            self._note(content, len(members))
+            if len(content) <= _MAX_PROMOTE_CHARS:  # remembered prompts stay small
+                self._note(content, len(members))
         self._promote(set(compress(map(len, contents), ok)))
 
     def _note(self, prompt: str, count: int) -> None:
