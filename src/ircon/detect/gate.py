@@ -13,14 +13,14 @@ operations. Both give the same answer for every event (tested).
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from itertools import accumulate, compress, repeat
-from operator import add, or_
+from itertools import compress, repeat
+from operator import or_
 
 import hyperscan
 
 from ircon.detect.base import TextGate, current_turn
+from ircon.detect.batchscan import first_per_text, layout, scan_all
 from ircon.detect.patterns import remember_words
 from ircon.detect.rules import BYTE_TABLE, word_bytes
 from ircon.model.telemetry import TelemetryEvent
@@ -64,51 +64,9 @@ def turn_texts(events: Sequence[TelemetryEvent]) -> tuple[list[str], list[int]]:
     return texts, owners
 
 
-def scan_all(db: hyperscan.Database, buf: bytes, bounds: list[int], shift: int,
-             on_match: Callable[[int, int], object]) -> None:
-    """Run ``db`` over ``buf`` holding texts one after another and call
-    ``on_match(pattern_id, j)`` per match, ``j`` being the text whose ``bounds[j]``
-    (the first offset after it) is the first above the match's last byte minus
-    ``shift``. Use it for patterns that match rarely: every match is a call.
-    (Stopping the scan early does not help: Hyperscan reads the whole block.)"""
-
-    def hit(pid: int, _frm: int, to: int, _flags: int, _ctx: object) -> None:
-        on_match(pid, bisect_right(bounds, to - 1 - shift))
-
-    db.scan(buf, match_event_handler=hit)
-
-
-def first_per_text(find: Callable[[bytes, int], int], needle: bytes, starts: list[int],
-                   bounds: list[int], shift: int, settled: list[bool]) -> None:
-    """Mark in ``settled`` every text holding a match of ``find`` (``bytes.find``
-    bound to the buffer, or ``_finder``), searching on from the next text after
-    each hit: one C-level search per text found, however often it repeats."""
-    pos = 0
-    n = len(starts)
-    while True:
-        at = find(needle, pos)
-        if at < 0:
-            return
-        j = bisect_right(bounds, at + max(len(needle), 1) - 1 - shift)
-        if j >= n:
-            return
-        settled[j] = True
-        if j + 1 >= n:
-            return
-        pos = starts[j + 1]
-
-
 def _byte_class(values: Iterable[int]) -> bytes:
     vs = sorted(set(values))
     return b"[" + b"".join(b"\\x%02x" % v for v in vs) + b"]" if vs else b""
-
-
-def _layout(lengths: Iterable[int]) -> tuple[list[int], list[int]]:
-    """Offsets of texts joined by one separator byte: ``starts[j]`` is where text
-    ``j`` begins (less the one leading byte of a framed layout), ``bounds[j]``
-    the first offset after it and its separator."""
-    cum = list(accumulate(map(add, lengths, repeat(1)), initial=0))
-    return cum[:-1], cum[1:]
 
 
 _NOT_CALLER = frozenset(("system", "developer", "assistant"))
@@ -247,7 +205,7 @@ class MergedGate:
             pieces = [r if a else word_bytes(t)
                       for r, a, t in zip(raws, ascii_, texts, strict=True)]
             buf = b" " + b"\n".join(pieces).translate(BYTE_TABLE) + b" "
-            starts, bounds = _layout(map(len, pieces))
+            starts, bounds = layout(map(len, pieces))
             if self.word_db is not None:
                 scan_all(self.word_db, buf, bounds, 1,
                          self._rot13_settle(settled) if self.rot13_ids else settle)
@@ -256,7 +214,7 @@ class MergedGate:
                 first_per_text(buf.translate(_LONG_RUN_TABLE).find, self.long_run, starts,
                                bounds, 1, settled)
         if self.literal_db is not None:
-            starts, bounds = _layout(map(len, raws))
+            starts, bounds = layout(map(len, raws))
             scan_all(self.literal_db, b"\x00".join(raws), bounds, 0, settle)
         if len(self.bare_delete) < 256:
             settled = list(map(or_, settled, map(bytes.translate, raws, repeat(None),

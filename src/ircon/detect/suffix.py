@@ -16,11 +16,13 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from itertools import repeat
-from operator import contains, ne, or_
+from itertools import compress
 from pathlib import Path
 
+import hyperscan
+
 from ircon.detect.base import BuildContext, TextGate, current_turn, excerpt, finding
+from ircon.detect.batchscan import layout, scan_all
 from ircon.detect.rules import Rule
 from ircon.model.finding import Finding
 from ircon.model.telemetry import TelemetryEvent
@@ -36,7 +38,8 @@ _CASE_FLIP = re.compile(r"[a-z][A-Z]")
 # the regex engine skips most positions in its C loop.
 _UPPER_AFTER_LOWER = re.compile(r"[A-Z](?<=[a-z][A-Z])")
 _SYMBOL_BYTES = _SYMBOLS.encode("ascii")
-_NOT_SYMBOLS = bytes(b for b in range(256) if b not in _SYMBOL_BYTES)
+_NOT_SYMBOLS_NUL = bytes(b for b in range(1, 256) if b not in _SYMBOL_BYTES)
+_PAIRS = ((b"(", b")"), (b"[", b"]"), (b"{", b"}"))
 # lowercase ASCII -> "a", uppercase -> "A", anything else -> " ": "aA" is a case flip
 _CASE_TABLE = bytes(97 if 97 <= b <= 122 else 65 if 65 <= b <= 90 else 32 for b in range(256))
 _WORDS = re.compile(r"[A-Za-z]+")
@@ -173,28 +176,50 @@ def score(f: dict[str, float]) -> float:
 
 
 def gate_many(texts: list[str], utf8: list[bytes]) -> list[bool]:
-    """``SuffixDetector.gate`` of every text (``utf8``: their UTF-8), with a handful
-    of C-level passes (``map`` over methods) instead of a Python call chain per text."""
-    out = [False] * len(texts)
-    idx = [j for j, n in enumerate(map(len, texts)) if n >= 40]
-    if not idx:
-        return out
-    raws = [utf8[j] if len(texts[j]) <= TAIL_CHARS
-            else texts[j][-TAIL_CHARS:].encode("utf-8", "surrogatepass") for j in idx]
-    nsym = list(map(len, map(bytes.translate, raws, repeat(None), repeat(_NOT_SYMBOLS))))
-    flips = list(map(contains, map(bytes.translate, raws, repeat(_CASE_TABLE)),
-                     repeat(b"aA")))
-    keep = [k for k, (n, f) in enumerate(zip(nsym, flips, strict=True)) if n and (f or n >= 3)]
-    if not keep:
-        return out
-    sub = [raws[k] for k in keep]
-    uneven = [False] * len(sub)
-    for o, c in (b"(", b")"), (b"[", b"]"), (b"{", b"}"):
-        uneven = list(map(or_, uneven, map(ne, map(bytes.count, sub, repeat(o)),
-                                           map(bytes.count, sub, repeat(c)))))
-    for k, u in zip(keep, uneven, strict=True):
-        out[idx[k]] = flips[k] or u
+    """``SuffixDetector.gate`` of every text (``utf8``: their UTF-8), with C-level
+    passes over the joined tails instead of a Python call chain per text."""
+    n = len(texts)
+    if max(map(len, texts), default=0) <= TAIL_CHARS:
+        tails = utf8
+    else:
+        tails = [u if len(t) <= TAIL_CHARS else t[-TAIL_CHARS:].encode("utf-8", "surrogatepass")
+                 for t, u in zip(texts, utf8, strict=True)]
+    buf = b"\x00".join(tails)
+    if buf.count(b"\x00") != n - 1:  # a text holds NUL: the joined form cannot be split
+        return [SuffixDetector.gate(t) for t in texts]
+    # the symbols of each tail: a few bytes each, most texts none
+    syms = buf.translate(None, _NOT_SYMBOLS_NUL).split(b"\x00")
+    flipped: set[int] = set()
+    _starts, bounds = layout(map(len, tails))
+    scan_all(_flip_db(), buf, bounds, 0, lambda _pid, j: flipped.add(j))
+    out = [False] * n
+    cache = _UNEVEN
+    for j in compress(range(n), syms):
+        if len(texts[j]) < 40:
+            continue
+        if j in flipped:
+            out[j] = True  # a case flip glued inside a word
+            continue
+        sym = syms[j]
+        if len(sym) >= 3:
+            uneven = cache.get(sym)
+            if uneven is None:
+                if len(cache) >= 4096:
+                    cache.clear()
+                uneven = cache[sym] = any(sym.count(o) != sym.count(c) for o, c in _PAIRS)
+            out[j] = uneven  # unbalanced brackets among enough symbols
     return out
+
+
+@lru_cache(maxsize=1)
+def _flip_db() -> hyperscan.Database:
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=[b"[a-z][A-Z]"], ids=[0], elements=1, flags=[0])
+    return db
+
+
+# symbol bytes of a tail -> whether its brackets are unbalanced (repeats are common)
+_UNEVEN: dict[bytes, bool] = {}
 
 
 class SuffixDetector:
