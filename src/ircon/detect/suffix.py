@@ -69,6 +69,7 @@ def _symbol_class(ch: str) -> str:
 
 
 _CLASS_TABLE = {i: _symbol_class(chr(i)) for i in range(128)}
+_NORMALIZED = "".join(sorted(set(_CLASS_TABLE.values()) | {"x"}))  # what normalize emits
 
 
 def normalize(text: str) -> str:
@@ -97,6 +98,12 @@ class CharModel:
         self.bi = bi
         self.vocab = frozenset(w.lower() for w in _WORDS.findall(text) if len(w) >= 2)
         self._floor = math.log2(k / (k * self.v))
+        # Every trigram ``normalize`` can produce, scored once: scoring a text is then
+        # one C-level pass of lookups (the same terms, added in the same order).
+        v = self.v
+        self._table = {
+            (a, b, c): math.log2((tri.get(a + b + c, 0) + k) / (bi.get(a + b, 0) + k * v))
+            for a in _NORMALIZED for b in _NORMALIZED for c in _NORMALIZED}
 
     def logprob(self, text: str) -> float:
         """Mean log2 probability per character (higher is more English-like)."""
@@ -104,6 +111,10 @@ class CharModel:
         n = len(s) - 2
         if n <= 0:
             return 0.0
+        try:
+            return sum(map(self._table.__getitem__, zip(s, s[1:], s[2:], strict=False))) / n
+        except KeyError:  # a character outside the normalized alphabet (not expected)
+            pass
         tri, bi, k, v = self.tri, self.bi, self.k, self.v
         total = 0.0
         for i in range(n):
