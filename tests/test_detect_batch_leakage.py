@@ -16,8 +16,8 @@ from dataclasses import astuple
 
 import pytest
 
-from ircon.detect.leakage import _COMPILE_EVENTS, _PROMOTE_AT, LeakageDetector
-from ircon.detect.multimatch import Joined, MultiMatch
+from ircon.detect.leakage import _COMPILE_EVENTS, _PROMOTE_AT, LeakageDetector, _BatchGate
+from ircon.detect.multimatch import Joined, MatchError, MultiMatch
 from ircon.detect.rules import Rule, load_rules
 from ircon.model.finding import Finding
 from ircon.model.telemetry import Message, TelemetryEvent
@@ -199,6 +199,11 @@ VARIANTS = {
 }
 
 
+def _gate(det: LeakageDetector) -> _BatchGate:
+    assert det._batch is not None
+    return det._batch
+
+
 def _shape(f: Finding) -> tuple[object, ...]:
     return astuple(f)
 
@@ -232,7 +237,7 @@ def test_batches_find_what_events_find(variant: str) -> None:
                 "leak.secret.private_key", "leak.pii.card", "leak.pii.iban", "leak.pii.ssn",
                 "leak.pii.email_bulk", "leak.pii.phone_bulk", "inj.exfil.markdown_image",
                 "leak.secret.connection_string", "leak.secret.jwt"} <= rules
-        assert many._batch.compiles >= 2  # popular prompts joined the compiled set
+        assert _gate(many).compiles >= 2  # popular prompts joined the compiled set
     # and afterwards both behave the same, one event at a time and batched
     later = _stream(8, 1500)
     assert _per_event(one, later) == _per_event(many, later)
@@ -244,7 +249,7 @@ def test_gate_is_a_superset_of_the_quick_check() -> None:
     events = _stream(21, 4000)
     for start in range(0, len(events), 700):
         batch = events[start: start + 700]
-        opened = set(det._batch.open(batch))
+        opened = set(_gate(det).open(batch))
         for i, e in enumerate(batch):
             r = e.response
             if r and len(r) <= LIMIT and not det._quiet(e, r):
@@ -262,8 +267,8 @@ def test_ordinary_traffic_skips_the_per_event_path() -> None:
         messages=(Message("system", POPULAR[i % 3]), Message("user", "hi")),
         response=BENIGN[i % 3] + f" order {rng.randrange(10**5)}") for i in range(3000)]
     assert det.observe_batch(events[:1000]) == []
-    assert det._batch.open(events[1000:]) == []
-    assert set(det._batch._popular.values()) >= set(POPULAR[:3])
+    assert _gate(det).open(events[1000:]) == []
+    assert set(_gate(det)._popular.values()) >= set(POPULAR[:3])
 
 
 def test_prompts_of_equal_length_are_told_apart() -> None:
@@ -281,7 +286,7 @@ def test_prompts_of_equal_length_are_told_apart() -> None:
     assert _batched(many, events, random.Random(9)) == want
     leaked = {events[i].messages[0].content for i, t in want if t[1] == "leak.system_prompt"}
     assert leaked == {TWIN_A, TWIN_B}
-    assert len(set(many._batch._popular.values()) & {TWIN_A, TWIN_B}) == 1
+    assert len(set(_gate(many)._popular.values()) & {TWIN_A, TWIN_B}) == 1
 
 
 def test_rotating_prompts_cannot_force_a_compile_per_batch() -> None:
@@ -298,8 +303,8 @@ def test_rotating_prompts_cannot_force_a_compile_per_batch() -> None:
             messages=(Message("system", prompt),), response="Sure, here you go."))
     for s in range(0, n, 4096):
         assert det.observe_batch(events[s: s + 4096]) == []
-    assert det._batch.compiles <= 1 + 4 + n // _COMPILE_EVENTS
-    assert len(det._batch._pending) <= 1024 and len(det._batch._popular) <= 32
+    assert _gate(det).compiles <= 1 + 4 + n // _COMPILE_EVENTS
+    assert len(_gate(det)._pending) <= 1024 and len(_gate(det)._popular) <= 32
 
 
 def test_hostile_megabyte_responses_are_bounded_and_exact() -> None:
@@ -326,7 +331,21 @@ def test_hostile_megabyte_responses_are_bounded_and_exact() -> None:
     assert time.perf_counter() - t0 < 10
     assert got == _per_event(ref, events)
     assert any(t[1] == "leak.system_prompt" and events[i].request_id == "s30" for i, t in got)
-    assert huge not in det._batch._pending and huge not in det._batch._popular.values()
+    assert huge not in _gate(det)._pending and huge not in _gate(det)._popular.values()
+
+
+def test_a_failing_matcher_falls_back_to_every_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    events = _stream(13, 800)
+    one, many = VARIANTS["default"](), VARIANTS["default"]()
+    want = _per_event(one, events)
+    assert want
+
+    def broken(self: object, joined: Joined) -> dict[int, int]:
+        raise MatchError("scratch allocation failed")
+
+    monkeypatch.setattr(MultiMatch, "scan", broken)
+    assert _batched(many, events, random.Random(1)) == want
+    assert many._batch is None
 
 
 # ---------------------------------------------------------------- the matcher itself

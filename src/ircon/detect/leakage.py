@@ -19,7 +19,7 @@ from operator import eq, not_
 from pathlib import Path
 
 from ircon.detect.base import BuildContext, excerpt, finding, windows
-from ircon.detect.multimatch import Joined, MultiMatch
+from ircon.detect.multimatch import Joined, MatchError, MultiMatch
 from ircon.detect.rules import PatternSet, Rule, _byte_rank, utf8
 from ircon.model.finding import Evidence, Finding
 from ircon.model.telemetry import TelemetryEvent
@@ -154,7 +154,7 @@ class LeakageDetector:
         self.configured = [(s, _anchors(s, self.n_anchors * 2, self.min_chars))
                            for s in system_prompts if s.strip()]
         self._anchor_cache: dict[str, tuple[str, ...]] = {}
-        self._batch = _BatchGate(self)
+        self._batch: _BatchGate | None = _BatchGate(self)
 
     def _anchors_for(self, text: str) -> tuple[str, ...]:
         got = self._anchor_cache.get(text)
@@ -284,7 +284,13 @@ class LeakageDetector:
         the whole batch (``_BatchGate``); only the others go through ``observe``."""
         out: list[tuple[int, Finding]] = []
         observe = self.observe
-        for i in self._batch.open(events):
+        todo: Sequence[int] = range(len(events))
+        if self._batch is not None:
+            try:
+                todo = self._batch.open(events)
+            except MatchError:  # the matcher failed: from now on, every event is checked
+                self._batch = None
+        for i in todo:
             out.extend((i, f) for f in observe(events[i]))
         return out
 

@@ -32,6 +32,7 @@ import hyperscan
 
 SEP = "\x00"
 _SEPB = SEP.encode()
+MatchError = hyperscan.error  # what compiling or scanning raises when the matcher fails
 
 
 class Joined:
