@@ -20,7 +20,7 @@ from operator import or_
 import hyperscan
 
 from ircon.detect.base import TextGate, current_turn
-from ircon.detect.batchscan import first_per_text, layout, scan_all
+from ircon.detect.multimatch import first_per_text, layout, scan_all
 from ircon.detect.patterns import remember_words
 from ircon.detect.rules import BYTE_TABLE, word_bytes
 from ircon.model.telemetry import TelemetryEvent

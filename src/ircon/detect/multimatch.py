@@ -22,11 +22,20 @@ Offsets are bytes of UTF-8 (lone surrogates kept with ``surrogatepass``). A
 literal is found as bytes exactly where it is found as characters: UTF-8 lead
 and continuation bytes differ, so a match always starts and ends on character
 boundaries. Matches only say *which text*; where in it is the caller's business.
+
+Two lower-level helpers serve the merged text gate, which lays out its own
+buffers (word bytes, framed by spaces): ``layout`` gives the offsets of texts
+joined by one separator byte, ``scan_all`` reports every match with its text
+(for patterns that match rarely), ``first_per_text`` finds the texts holding a
+``bytes.find`` needle, one C-level search per text found.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from itertools import accumulate, repeat
+from operator import add
 
 import hyperscan
 
@@ -119,3 +128,45 @@ class MultiMatch:
         those holding NUL (not scanned). For a gate: the rest certainly hold none."""
         joined = Joined(texts)
         return set(self.scan(joined)) | joined.odd
+
+
+def scan_all(db: hyperscan.Database, buf: bytes, bounds: list[int], shift: int,
+             on_match: Callable[[int, int], object]) -> None:
+    """Run ``db`` over ``buf`` holding texts one after another and call
+    ``on_match(pattern_id, j)`` per match, ``j`` being the text whose ``bounds[j]``
+    (the first offset after it) is the first above the match's last byte minus
+    ``shift``. Use it for patterns that match rarely: every match is a call.
+    (Stopping the scan early does not help: Hyperscan reads the whole block.)"""
+
+    def hit(pid: int, _frm: int, to: int, _flags: int, _ctx: object) -> None:
+        on_match(pid, bisect_right(bounds, to - 1 - shift))
+
+    db.scan(buf, match_event_handler=hit)
+
+
+def first_per_text(find: Callable[[bytes, int], int], needle: bytes, starts: list[int],
+                   bounds: list[int], shift: int, settled: list[bool]) -> None:
+    """Mark in ``settled`` every text holding a match of ``find`` (``bytes.find``
+    bound to the buffer, or ``_finder``), searching on from the next text after
+    each hit: one C-level search per text found, however often it repeats."""
+    pos = 0
+    n = len(starts)
+    while True:
+        at = find(needle, pos)
+        if at < 0:
+            return
+        j = bisect_right(bounds, at + max(len(needle), 1) - 1 - shift)
+        if j >= n:
+            return
+        settled[j] = True
+        if j + 1 >= n:
+            return
+        pos = starts[j + 1]
+
+
+def layout(lengths: Iterable[int]) -> tuple[list[int], list[int]]:
+    """Offsets of texts joined by one separator byte: ``starts[j]`` is where text
+    ``j`` begins (less the one leading byte of a framed layout), ``bounds[j]``
+    the first offset after it and its separator."""
+    cum = list(accumulate(map(add, lengths, repeat(1)), initial=0))
+    return cum[:-1], cum[1:]

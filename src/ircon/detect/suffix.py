@@ -22,7 +22,7 @@ from pathlib import Path
 import hyperscan
 
 from ircon.detect.base import BuildContext, TextGate, current_turn, excerpt, finding
-from ircon.detect.batchscan import layout, scan_all
+from ircon.detect.multimatch import layout, scan_all
 from ircon.detect.rules import Rule
 from ircon.model.finding import Finding
 from ircon.model.telemetry import TelemetryEvent
