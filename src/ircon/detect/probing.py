@@ -442,22 +442,17 @@ class ProbingDetector:
         params = list(map(_PARAMS, events))
         messages = list(map(_MESSAGES, events))
         out: list[tuple[int, Finding]] = []
-        groups = keyed_batch.touch(self.state, cols.groups, cols.actors, ts)
-        if not cols.ascending:
-            for st, idx in groups:
-                self._run(st, idx, ts, events, params, messages, out)
-            if len(out) > 1:
-                out.sort(key=itemgetter(0))
-            return out
+        in_order = cols.ascending
         window = self.window
         mr = self.min_requests
         half = mr // 2
-        at = ts.__getitem__
-        for st, idx in groups:
+        for st, idx in keyed_batch.touch(self.state, cols.groups, cols.actors, ts):
+            times = list(map(ts.__getitem__, idx))
+            asc = in_order or keyed_batch.ascending(times)
             n = len(idx)
             a = 0
             while True:
-                now = ts[idx[a]]
+                now = times[a]
                 start = st.start
                 if start < 0:
                     st.start = start = now
@@ -465,13 +460,17 @@ class ProbingDetector:
                     self._close(st, now)
                     start = st.start
                 # the first later event that closes this window ends the run
-                if not ts[idx[-1]] - start >= window:
+                if not asc:
+                    b = a + 1
+                    while b < n and not times[b] - start >= window:
+                        b += 1
+                elif not times[-1] - start >= window:
                     b = n
                 else:  # the test is monotone in time: bisect, then settle the rounding
-                    b = bisect_left(idx, start + window, a + 1, n, key=at)
-                    while b > a + 1 and ts[idx[b - 1]] - start >= window:
+                    b = bisect_left(times, start + window, a + 1, n)
+                    while b > a + 1 and times[b - 1] - start >= window:
                         b -= 1
-                    while b < n and not ts[idx[b]] - start >= window:
+                    while b < n and not times[b] - start >= window:
                         b += 1
                 c0 = st.count
                 c1 = c0 + b - a
@@ -504,65 +503,6 @@ class ProbingDetector:
         if len(out) > 1:
             out.sort(key=itemgetter(0))  # stable: one event's findings keep their order
         return out
-
-    def _run(self, st: _KeyState, idx: list[int], ts: list[float],
-             events: Sequence[TelemetryEvent], params: list[RequestParams],
-             messages: list[tuple[Message, ...]], out: list[tuple[int, Finding]]) -> None:
-        """The events ``idx`` of one key, in order, one window at a time, when the
-        batch's times are not in order (see ``observe_batch``)."""
-        times = list(map(ts.__getitem__, idx))
-        asc = keyed_batch.ascending(times)
-        window = self.window
-        mr = self.min_requests
-        half = mr // 2
-        n = len(idx)
-        a = 0
-        while a < n:
-            now = times[a]
-            start = st.start
-            if start < 0:
-                st.start = start = now
-            elif now - start >= window:
-                self._close(st, now)
-                start = st.start
-            # the first later event that closes this window ends the run
-            if not times[-1] - start >= window and asc:
-                b = n
-            elif asc:  # the test is monotone in time: bisect, then settle the rounding
-                b = bisect_left(times, start + window, a + 1, n)
-                while b > a + 1 and times[b - 1] - start >= window:
-                    b -= 1
-                while b < n and not times[b] - start >= window:
-                    b += 1
-            else:
-                b = a + 1
-                while b < n and not times[b] - start >= window:
-                    b += 1
-            c0 = st.count
-            c1 = c0 + b - a
-            if c1 >= mr and (c0 < mr or c1 >= 1 << c0.bit_length()):
-                self._run_judged(st, idx, a, b, events, params, messages, out)
-                a = b
-                continue
-            sel = idx if b - a == n else idx[a:b]
-            pend = st.unjudged
-            if pend is None:
-                st.unjudged = list(map(params.__getitem__, sel))
-            else:
-                pend.extend(map(params.__getitem__, sel))
-                if len(pend) > _PENDING_CAP:
-                    st.extraction += self._count_extraction(pend)
-                    st.unjudged = None
-            busy = st.busy
-            if busy is None and c1 >= half:
-                busy = st.busy = _BusyState()
-                sel = idx[a + max(0, half - c0 - 1):b]
-            if busy is not None:
-                busy.pending.extend(map(messages.__getitem__, sel))
-                if len(busy.pending) > _PENDING_CAP:
-                    busy.settle()
-            st.count = c1
-            a = b
 
     def _run_judged(self, st: _KeyState, idx: list[int], a: int, b: int,
                     events: Sequence[TelemetryEvent], params: list[RequestParams],
