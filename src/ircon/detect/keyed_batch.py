@@ -97,14 +97,19 @@ def touch(state: KeyedState[S], groups: dict[str, list[int]], keys: list[str],
     and a key evicted and seen again in the batch gets its fresh state, as it would.
     """
     d = state._d
-    new = groups.keys() - d.keys()
-    if new and not _nothing_evicted(state, groups, new, ts):
-        return _replay(state, keys, ts)
+    if not d.keys() >= groups.keys():
+        new = groups.keys() - d.keys()
+        if not _nothing_evicted(state, groups, new, ts):
+            return _replay(state, keys, ts)
     factory = state._factory
     pop = d.pop
     out: list[tuple[S, list[int]]] = []
     # keys in the order of their last event: the order the one-by-one calls leave
-    for _, k, idx in sorted(zip(map(_LAST, groups.values()), groups, groups.values(), strict=True)):
+    names, positions = list(groups), list(groups.values())
+    lasts = list(map(_LAST, positions))
+    for j in sorted(range(len(lasts)), key=lasts.__getitem__):
+        k = names[j]
+        idx = positions[j]
         hit = pop(k, None)
         st = factory() if hit is None else hit[1]
         d[k] = (ts[idx[-1]], st)

@@ -100,7 +100,7 @@ class _BusyState:
     def skeleton_bound(self) -> int:
         """At least the top prefix (suffix) count once everything is counted."""
         return max(sum(self.prefixes.values()), sum(self.suffixes.values())) + len(
-            self.unskeletoned)
+            self.unskeletoned) + len(self.pending)
 
     def _fold(self) -> None:
         prompts = last_user_texts(self.pending)
@@ -351,8 +351,6 @@ class ProbingDetector:
         if st.unjudged:
             st.extraction += self._count_extraction(st.unjudged)
         st.unjudged = None
-        if st.busy is not None:
-            st.busy.settle(skeletons=False)
         out: list[Finding] = []
         c = st.count
         rule = self.rules.get("probe.rate")
@@ -368,17 +366,20 @@ class ProbingDetector:
             out.append(self._make(event, rule, rule.score, {
                 "requests": c, "extraction_like": st.extraction, "window_s": self.window}))
         busy = st.busy
-        if busy is None or not busy.recent:
+        if busy is None or not (busy.recent or busy.pending):
             return out
+        # Prompts a batch left pending are folded in only when a test needs them; each
+        # test below is first tried on what bounds it (the top skeleton count cannot
+        # exceed the prompts counted; the total is known without folding).
         rule = self.rules.get("probe.templated")
-        n = len(busy.recent)
-        distinct = len(set(busy.recent)) / n
-        if rule and not st.reported & _TEMPLATE and distinct >= 0.8 and len(
-                event.last_user_text) <= 300:
-            # skeletons left uncounted by a batch matter only if the top count could
-            # reach the threshold with them (it cannot exceed the prompts counted)
-            if busy.unskeletoned and busy.skeleton_bound() >= self.tpl_fraction * c:
-                busy.count_skeletons()
+        if (rule and not st.reported & _TEMPLATE and len(event.last_user_text) <= 300
+                and busy.skeleton_bound() >= self.tpl_fraction * c):
+            busy.settle()
+            distinct = len(set(busy.recent)) / len(busy.recent)
+        else:
+            distinct = 0.0
+        if distinct >= 0.8:
+            assert rule is not None
             for counts, where in ((busy.prefixes, "prefix"), (busy.suffixes, "suffix")):
                 top, k = counts.most_common(1)[0] if counts else ("", 0)
                 if k >= self.tpl_fraction * c and len(top) >= 8:
@@ -388,6 +389,9 @@ class ProbingDetector:
                         "distinct_ratio": round(distinct, 3)}, campaign=f"template:{top}"))
                     break
         rule = self.rules.get("probe.coverage")
+        if (rule and not st.reported & _COVERAGE and busy.busy_windows >= 1
+                and busy.total + len(busy.pending) >= self.cov_min):
+            busy.settle(skeletons=False)
         if (rule and not st.reported & _COVERAGE and busy.total >= self.cov_min
                 and busy.busy_windows >= 1
                 and len(busy.distinct) >= self.cov_ratio * min(busy.total, _COVERAGE_CAP)
@@ -447,12 +451,18 @@ class ProbingDetector:
         mr = self.min_requests
         half = mr // 2
         for st, idx in keyed_batch.touch(self.state, cols.groups, cols.actors, ts):
-            times = list(map(ts.__getitem__, idx))
-            asc = in_order or keyed_batch.ascending(times)
             n = len(idx)
+            # the time of the key's j-th event is times[at[j]]: in an ordered batch the
+            # batch's own column (no per-key copy), else a copy checked for order
+            at: Sequence[int]
+            if in_order:
+                times, at, asc = ts, idx, True
+            else:
+                times = list(map(ts.__getitem__, idx))
+                at, asc = range(n), keyed_batch.ascending(times)
             a = 0
             while True:
-                now = times[a]
+                now = times[at[a]]
                 start = st.start
                 if start < 0:
                     st.start = start = now
@@ -462,15 +472,15 @@ class ProbingDetector:
                 # the first later event that closes this window ends the run
                 if not asc:
                     b = a + 1
-                    while b < n and not times[b] - start >= window:
+                    while b < n and not times[at[b]] - start >= window:
                         b += 1
-                elif not times[-1] - start >= window:
+                elif not times[at[-1]] - start >= window:
                     b = n
                 else:  # the test is monotone in time: bisect, then settle the rounding
-                    b = bisect_left(times, start + window, a + 1, n)
-                    while b > a + 1 and times[b - 1] - start >= window:
+                    b = bisect_left(at, start + window, a + 1, n, key=times.__getitem__)
+                    while b > a + 1 and times[at[b - 1]] - start >= window:
                         b -= 1
-                    while b < n and not times[b] - start >= window:
+                    while b < n and not times[at[b]] - start >= window:
                         b += 1
                 c0 = st.count
                 c1 = c0 + b - a
