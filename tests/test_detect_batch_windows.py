@@ -392,12 +392,16 @@ def test_busy_key_caps_batched() -> None:
 
 
 @pytest.mark.parametrize("new", [1, 2, 3])
-def test_touch_at_the_key_cap(new: int) -> None:
-    """A batch that brings the number of keys just to, or just past, ``max_keys``."""
+@pytest.mark.parametrize("all_held", [False, True])
+def test_touch_at_the_key_cap(new: int, all_held: bool) -> None:
+    """A batch that brings the number of keys just to, or just past, ``max_keys``;
+    with ``all_held`` it touches every key held first, so that the key evicted for the
+    cap is one the batch itself touched."""
     ks_ref: KeyedState[list[int]] = KeyedState(list, max_keys=100, idle=1000)
     ks: KeyedState[list[int]] = KeyedState(list, max_keys=100, idle=1000)
     first = [f"k{i}" for i in range(99)]
-    keys = [*first[5:9], *(f"n{i}" for i in range(new)), *first[:3]]
+    keys = ([*first[5:9], *(f"n{i}" for i in range(new)), *first[:3]] if not all_held
+            else [*first[::-1], *(f"n{i}" for i in range(new))])
     for batch in (first, keys):
         ts = [float(i) for i in range(len(batch))]
         for k, x in zip(batch, ts, strict=True):

@@ -90,17 +90,19 @@ def touch(state: KeyedState[S], groups: dict[str, list[int]], keys: list[str],
     """The states ``state.get(keys[i], ts[i])`` for i = 0, 1, ... would hand out, each
     with the positions that got it; ``state`` is left exactly as those calls leave it.
 
-    ``groups`` is ``group(keys)``. When no call could evict anything (no key is new,
-    or the new ones fit and nothing at the front is idle at the moment each arrives)
-    the work is per distinct key: a touched key moves to the end in the order of its
-    last event, with that event's time. Otherwise the calls are replayed one by one,
-    and a key evicted and seen again in the batch gets its fresh state, as it would.
+    ``groups`` is ``group(keys)``. Usually the work is per distinct key: the keys those
+    calls would evict (see ``_evictions``) are dropped, and each touched key moves to
+    the end in the order of its last event, with that event's time. When that cannot
+    be settled up front the calls are replayed one by one (a key evicted and seen again
+    in the batch then gets its fresh state, as it would).
     """
     d = state._d
     if not d.keys() >= groups.keys():
-        new = groups.keys() - d.keys()
-        if not _nothing_evicted(state, groups, new, ts):
+        evicted = _evictions(state, groups, groups.keys() - d.keys(), ts)
+        if evicted is None:
             return _replay(state, keys, ts)
+        for k in evicted:
+            del d[k]
     factory = state._factory
     pop = d.pop
     out: list[tuple[S, list[int]]] = []
@@ -117,44 +119,55 @@ def touch(state: KeyedState[S], groups: dict[str, list[int]], keys: list[str],
     return out
 
 
-def _nothing_evicted(state: KeyedState[S], groups: dict[str, list[int]], new: set[str],
-                     ts: list[float]) -> bool:
-    """True if no ``get`` of the batch would evict a key.
+def _evictions(state: KeyedState[S], groups: dict[str, list[int]], new: set[str],
+               ts: list[float]) -> list[str] | None:
+    """The keys the ``get`` calls of the batch would evict, when they are all keys held
+    before the batch that the batch does not touch; None when that is not certain.
 
-    Only the ``get`` of a key that is not held evicts: first down to ``max_keys``,
-    then from the front while the front entry is idle. Without evictions the front,
-    when the new key at position j arrives, is the first key held before the batch
-    that the batch has not touched before j, or (all of those touched) a key whose
-    time is one of ``ts[:j]``. Conservative: False sends the batch to the replay.
+    Only the ``get`` of a key that is not held evicts: first down to ``max_keys``, then
+    from the front while the front entry is idle. When the new key at position j
+    arrives, the front is the first key held before the batch that the batch has not
+    touched before j (those touched moved to the end), or, all of those gone, a key
+    touched in the batch, whose time is one of ``ts[:j]``. An eviction that would reach
+    a key the batch touches, before or after, is left to the replay.
     """
     d = state._d
-    if len(d) + len(new) > state.max_keys:
-        return False
     total = sum(ts)
     if total - total != 0:  # a NaN or infinite time: leave the comparisons to the replay
-        return False
+        return None
     idle = state.idle
-    arrivals = sorted(groups[k][0] for k in new)
+    cap = state.max_keys
+    size = len(d)
     held = iter(d.items())
     front = next(held, None)
     prefix_min: list[float] | None = None
-    for j in arrivals:
+    evicted: list[str] = []
+    for j in sorted(groups[k][0] for k in new):
+        size += 1
         horizon = ts[j] - idle
-        while front is not None:
-            seen = groups.get(front[0])
-            if seen is None or seen[0] >= j:
+        while True:
+            while front is not None:  # skip keys touched before j: they sit at the end
+                seen = groups.get(front[0])
+                if seen is None or seen[0] >= j:
+                    break
+                front = next(held, None)
+            if front is None:
+                if size > cap:
+                    return None
+                if j:
+                    if prefix_min is None:
+                        prefix_min = list(accumulate(ts, min))
+                    if not prefix_min[j - 1] >= horizon:
+                        return None
                 break
+            if size <= cap and front[1][0] >= horizon:
+                break
+            if front[0] in groups:  # evicted, then seen again: a fresh state
+                return None
+            evicted.append(front[0])
+            size -= 1
             front = next(held, None)
-        if front is not None:
-            if not front[1][0] >= horizon:
-                return False
-            continue
-        if j:
-            if prefix_min is None:
-                prefix_min = list(accumulate(ts, min))
-            if not prefix_min[j - 1] >= horizon:
-                return False
-    return True
+    return evicted
 
 
 def _replay(state: KeyedState[S], keys: list[str], ts: list[float]) -> list[tuple[S, list[int]]]:
