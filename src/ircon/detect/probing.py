@@ -489,7 +489,13 @@ class ProbingDetector:
                 elif b == n or c1 >= mr:
                     sel = idx if b - a == n else idx[a:b]
                     pend = st.unjudged
-                    if pend is None:
+                    if pend is None and b - a == 1:  # a one-off key: no list kept for it
+                        p = params[idx[a]]
+                        if (p.logprobs or p.top_logprobs or p.logit_bias_size
+                                or (p.n or 1) > 1 or p.temperature == 0) and (
+                                    self._extraction_like(p)):
+                            st.extraction += 1
+                    elif pend is None:
                         st.unjudged = list(map(params.__getitem__, sel))
                     else:
                         pend.extend(map(params.__getitem__, sel))
