@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ircon.detect import base
+from ircon.detect import base, keyed_batch
 from ircon.detect.base import BatchDetector, BuildContext, Detector, TextGate
 from ircon.detect.campaign import CampaignCorrelator
 from ircon.detect.campaign import from_context as campaign_from_context
@@ -156,6 +156,7 @@ class DetectorSet:
             out.extend(got)
         for f in out:
             stats.findings[f.detector] += 1
+        keyed_batch.forget()  # the batch's shared columns hold its events
         return out
 
     def _guarded(self, d: Detector, event: TelemetryEvent) -> list[Finding]:
