@@ -200,15 +200,18 @@ def gate_many(texts: list[str], utf8: list[bytes]) -> list[bool]:
         return [SuffixDetector.gate(t) for t in texts]
     # the symbols of each tail: a few bytes each, most texts none
     syms = buf.translate(None, _NOT_SYMBOLS_NUL).split(b"\x00")
+    cand = [j for j in compress(range(n), syms) if len(texts[j]) >= 40]
+    if not cand:
+        return [False] * n
+    # case flips, searched in the candidates' tails only
+    flips = [tails[j] for j in cand]
     flipped: set[int] = set()
-    _starts, bounds = layout(map(len, tails))
-    scan_all(_flip_db(), buf, bounds, 0, lambda _pid, j: flipped.add(j))
+    _starts, bounds = layout(map(len, flips))
+    scan_all(_flip_db(), b"\x00".join(flips), bounds, 0, lambda _pid, k: flipped.add(k))
     out = [False] * n
     cache = _UNEVEN
-    for j in compress(range(n), syms):
-        if len(texts[j]) < 40:
-            continue
-        if j in flipped:
+    for k, j in enumerate(cand):
+        if k in flipped:
             out[j] = True  # a case flip glued inside a word
             continue
         sym = syms[j]
