@@ -187,3 +187,13 @@ def test_any_batch_equals_one_at_a_time(items: list[tuple[str, str]]) -> None:
     want = [f for e in events for f in one.observe(e)]
     assert list(map(_shape, many.observe_batch(events))) == list(map(_shape, want))
     assert not many.stats.errors, many.stats.last_error
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from([*"ab XY()[]{}<>_#=\x00\u00e9.,", "\ud800"]),
+                        max_size=500), max_size=10))
+def test_suffix_gate_many_is_the_gate_of_each(texts: list[str]) -> None:
+    from ircon.detect.suffix import SuffixDetector, gate_many
+
+    raws = [t.encode("utf-8", "surrogatepass") for t in texts]
+    assert gate_many(texts, raws) == [SuffixDetector.gate(t) for t in texts]
