@@ -84,9 +84,9 @@ class TextGate:
     suspect: re.Pattern[str] | None = None  # a match of this in non-ASCII text opens it
     check: Callable[[str], bool] | None = None  # a cheap test of its own; True opens it
     check_bytes: bytes | None = None  # ``check`` can only be true if one of these is present
-    # ``check`` over many texts at once (the batched gate), given the texts and their
-    # UTF-8 (``surrogatepass``): the same answers, with C-level work per batch
-    check_many: Callable[[list[str], list[bytes]], list[bool]] | None = None
+    # ``check`` over many texts at once (the batched gate), given the texts, their UTF-8
+    # (``surrogatepass``) and that UTF-8 joined by NULs: the same answers, C-level work
+    check_many: Callable[[list[str], list[bytes], bytes], list[bool]] | None = None
     suspect_chars: str = ""  # every character ``suspect`` matches (batched gate)
     max_chars: int = 0
 

@@ -213,16 +213,17 @@ class MergedGate:
                 # a word of long_run bytes: a run of that many non-spaces in the mask
                 first_per_text(buf.translate(_LONG_RUN_TABLE).find, self.long_run, starts,
                                bounds, 1, settled)
+        joined = b"\x00".join(raws)
         if self.literal_db is not None:
             starts, bounds = layout(map(len, raws))
-            scan_all(self.literal_db, b"\x00".join(raws), bounds, 0, settle)
+            scan_all(self.literal_db, joined, bounds, 0, settle)
         if len(self.bare_delete) < 256:
             settled = list(map(or_, settled, map(bytes.translate, raws, repeat(None),
                                                   repeat(self.bare_delete))))
         for (check, _cb), cd, many in zip(self.checks, self.check_delete, self.check_many,
                                           strict=True):
             if many is not None:
-                settled = list(map(or_, settled, many(texts, raws)))
+                settled = list(map(or_, settled, many(texts, raws, joined)))
                 continue
             todo = [j for j, done in enumerate(settled) if not done]
             if cd is not None:

@@ -186,16 +186,18 @@ def score(f: dict[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def gate_many(texts: list[str], utf8: list[bytes]) -> list[bool]:
-    """``SuffixDetector.gate`` of every text (``utf8``: their UTF-8), with C-level
-    passes over the joined tails instead of a Python call chain per text."""
+def gate_many(texts: list[str], utf8: list[bytes], joined: bytes | None = None) -> list[bool]:
+    """``SuffixDetector.gate`` of every text (``utf8``: their UTF-8; ``joined``: that
+    UTF-8 joined by NULs, if at hand), with C-level passes over the joined tails
+    instead of a Python call chain per text."""
     n = len(texts)
     if max(map(len, texts), default=0) <= TAIL_CHARS:
         tails = utf8
+        buf = b"\x00".join(tails) if joined is None else joined
     else:
         tails = [u if len(t) <= TAIL_CHARS else t[-TAIL_CHARS:].encode("utf-8", "surrogatepass")
                  for t, u in zip(texts, utf8, strict=True)]
-    buf = b"\x00".join(tails)
+        buf = b"\x00".join(tails)
     if buf.count(b"\x00") != n - 1:  # a text holds NUL: the joined form cannot be split
         return [SuffixDetector.gate(t) for t in texts]
     # the symbols of each tail: a few bytes each, most texts none
