@@ -14,11 +14,12 @@ this module does the parts they share:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate, islice
 from operator import attrgetter, is_, itemgetter, le
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from ircon.detect.base import KeyedState
 from ircon.model.telemetry import TelemetryEvent
@@ -179,3 +180,44 @@ def _replay(state: KeyedState[S], keys: list[str], ts: list[float]) -> list[tupl
         else:
             hit[1].append(i)
     return list(by_state.values())
+
+
+class Windowed(Protocol):
+    start: float  # when the key's current tumbling window began (< 0: none yet)
+
+
+W = TypeVar("W", bound=Windowed)
+
+
+def window_runs(st: W, times: Sequence[float], at: Sequence[int], ascending: bool,
+                window: float, roll: Callable[[W, float], object]) -> Iterator[tuple[int, int]]:
+    """The runs ``[a, b)`` of one key's events (the j-th at ``times[at[j]]``) that fall
+    in one tumbling window, rolling the window with ``roll(st, now)`` where the
+    per-event code would: at the first event at least ``window`` after ``st.start``.
+    The caller handles each run before the next is computed (the roll sees its state).
+    With ``ascending`` times the end of a run is found by bisection."""
+    n = len(at)
+    a = 0
+    while a < n:
+        now = times[at[a]]
+        start = st.start
+        if start < 0:
+            st.start = start = now
+        elif now - start >= window:
+            roll(st, now)
+            start = st.start
+        # the first later event that starts a new window ends the run
+        if not ascending:
+            b = a + 1
+            while b < n and not times[at[b]] - start >= window:
+                b += 1
+        elif not times[at[-1]] - start >= window:
+            b = n
+        else:  # the test is monotone in time: bisect, then settle the rounding
+            b = bisect_left(at, start + window, a + 1, n, key=times.__getitem__)
+            while b > a + 1 and times[at[b - 1]] - start >= window:
+                b -= 1
+            while b < n and not times[at[b]] - start >= window:
+                b += 1
+        yield a, b
+        a = b

@@ -18,7 +18,6 @@ judged, so most of that work never happens; the answers are the same.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Sequence
 from functools import partial
@@ -460,28 +459,7 @@ class ProbingDetector:
             else:
                 times = list(map(ts.__getitem__, idx))
                 at, asc = range(n), keyed_batch.ascending(times)
-            a = 0
-            while True:
-                now = times[at[a]]
-                start = st.start
-                if start < 0:
-                    st.start = start = now
-                elif now - start >= window:
-                    self._close(st, now)
-                    start = st.start
-                # the first later event that closes this window ends the run
-                if not asc:
-                    b = a + 1
-                    while b < n and not times[at[b]] - start >= window:
-                        b += 1
-                elif not times[at[-1]] - start >= window:
-                    b = n
-                else:  # the test is monotone in time: bisect, then settle the rounding
-                    b = bisect_left(at, start + window, a + 1, n, key=times.__getitem__)
-                    while b > a + 1 and times[at[b - 1]] - start >= window:
-                        b -= 1
-                    while b < n and not times[at[b]] - start >= window:
-                        b += 1
+            for a, b in keyed_batch.window_runs(st, times, at, asc, window, self._close):
                 c0 = st.count
                 c1 = c0 + b - a
                 if c1 >= mr and (c0 < mr or c1 >= 1 << c0.bit_length()):
@@ -513,9 +491,6 @@ class ProbingDetector:
                     st.count = c1
                 else:  # closes quiet inside the batch: only the count is ever read
                     st.count = c1
-                if b == n:
-                    break
-                a = b
         if len(out) > 1:
             out.sort(key=itemgetter(0))  # stable: one event's findings keep their order
         return out

@@ -11,9 +11,8 @@ window that crosses one is walked event by event to find the crossing event.
 from __future__ import annotations
 
 import sys
-from bisect import bisect_left
 from collections.abc import Iterator, Sequence
-from functools import reduce
+from functools import partial, reduce
 from operator import add, attrgetter, itemgetter
 from typing import Any
 
@@ -162,7 +161,7 @@ class WalletDetector:
         tsum, csum = sum(tokens), sum(costs)
         growing = min(tokens) >= 0 and min(costs) >= 0 and tsum == tsum and csum == csum
         ts = cols.ts
-        run = self._run if cols.ascending else self._run_any
+        run = partial(self._run, ascending=cols.ascending)
         out: list[tuple[int, Finding]] = []
         if 0 in tokens:  # events without spend are not looked at
             sel = [i for i, (t, c) in enumerate(zip(tokens, costs, strict=True)) if t or c]
@@ -192,57 +191,16 @@ class WalletDetector:
 
     def _run(self, st: _Spend, idx: list[int], ts: list[float], tokens: list[int],
              costs: list[float], plain: bool, growing: bool, events: Sequence[TelemetryEvent],
-             scope: str, out: list[tuple[int, Finding]]) -> None:
-        """The events ``idx`` of one key (team), times ascending, one window at a time."""
-        window = self.window
+             scope: str, out: list[tuple[int, Finding]], ascending: bool = True) -> None:
+        """The events ``idx`` of one key (team), one window at a time."""
         n = len(idx)
-        at = ts.__getitem__
-        a = 0
-        while True:
-            now = ts[idx[a]]
-            start = st.start
-            if start < 0:
-                st.start = start = now
-            elif now - start >= window:
-                self._roll(st, now)
-                start = st.start
-            # the first later event that starts a new window ends the run
-            if not ts[idx[-1]] - start >= window:
-                b = n
-            else:  # the test is monotone in time: bisect, then settle the rounding
-                b = bisect_left(idx, start + window, a + 1, n, key=at)
-                while b > a + 1 and ts[idx[b - 1]] - start >= window:
-                    b -= 1
-                while b < n and not ts[idx[b]] - start >= window:
-                    b += 1
+        times: Sequence[float] = ts
+        at: Sequence[int] = idx
+        if not ascending:
+            times, at = list(map(ts.__getitem__, idx)), range(n)
+        for a, b in keyed_batch.window_runs(st, times, at, ascending, self.window, self._roll):
             self._spend(st, idx if b - a == n else idx[a:b], tokens, costs, plain, growing,
                         events, scope, out)
-            if b == n:
-                return
-            a = b
-
-    def _run_any(self, st: _Spend, idx: list[int], ts: list[float], tokens: list[int],
-                 costs: list[float], plain: bool, growing: bool,
-                 events: Sequence[TelemetryEvent], scope: str,
-                 out: list[tuple[int, Finding]]) -> None:
-        """``_run`` for a batch whose times are not in order."""
-        times = list(map(ts.__getitem__, idx))
-        window = self.window
-        n = len(idx)
-        a = 0
-        while a < n:
-            now = times[a]
-            start = st.start
-            if start < 0:
-                st.start = start = now
-            elif now - start >= window:
-                self._roll(st, now)
-                start = st.start
-            b = a + 1
-            while b < n and not times[b] - start >= window:
-                b += 1
-            self._spend(st, idx[a:b], tokens, costs, plain, growing, events, scope, out)
-            a = b
 
     def _spend(self, st: _Spend, sel: list[int], tokens: list[int], costs: list[float],
                plain: bool, growing: bool, events: Sequence[TelemetryEvent], scope: str,
