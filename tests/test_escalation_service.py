@@ -65,7 +65,8 @@ async def run(svc: EscalationService, inc: str) -> list[dict[str, Any]]:
 async def test_ladder_delivers_through_apprise_and_journals_each_send(
     store: Store, receiver: Receiver, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
-    inc = incidents.create(store, "Jailbreak \x1b[31mcampaign", severity="SEV2")["id"]
+    inc = incidents.create(store, "Jailbreak \x1b[31mcampaign <!channel> @everyone "
+                           "<https://evil.example|the runbook>", severity="SEV2")["id"]
     opened = incidents.get(store, inc)["created_at"]
     from datetime import datetime
 
@@ -78,6 +79,9 @@ async def test_ladder_delivers_through_apprise_and_journals_each_send(
     body = got["body"]
     assert body["title"].startswith(f"[{inc} SEV2] Jailbreak ")
     assert "\x1b" not in body["title"] + body["message"]  # escape made visible, not sent
+    for sent in (body["title"], body["message"]):  # chat services cannot ping or link
+        assert "<" not in sent and ">" not in sent and "@" not in sent
+        assert "\u2039!channel\u203a \uff20everyone" in sent
     assert f"Incident: {inc}" in body["message"]
     assert "Asked of you: acknowledge" in body["message"]
     esc = kinds_of(store, inc, "escalation")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ircon.model.text import one_line, visible
+from ircon.model.text import no_mentions, one_line, visible
 from ircon.secrets import Redactor
 
 
@@ -31,14 +31,14 @@ class Message:
 
     @property
     def subject(self) -> str:
-        return f"[{self.incident} {self.severity}] {one_line(self.title, 120)}"
+        return f"[{self.incident} {self.severity}] {one_line(no_mentions(self.title), 120)}"
 
     @property
     def text(self) -> str:
         lines = [
             f"Incident: {self.incident}",
             f"Severity: {self.severity}",
-            f"Title: {one_line(self.title, 300)}",
+            f"Title: {one_line(no_mentions(self.title), 300)}",
             f"Asked of you: {visible(self.ask, 600)}",
             f"Journal head: {self.head_hash}",
             "(the journal's SHA-256 head hash when this was sent: keep it as a witness)",

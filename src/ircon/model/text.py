@@ -66,3 +66,15 @@ def visible(s: str, limit: int | None = None, *, keep_newlines: bool = False) ->
 def one_line(s: str, limit: int = 200) -> str:
     """A single, bounded, safe line (newlines shown as \\n)."""
     return visible(s, limit)
+
+
+# Chat services turn "<!channel>", "<@U123>" and "<url|label>" (Slack, Mattermost)
+# and "@everyone" / "@here" / "@channel" (Discord, Mattermost, Teams) into pings and
+# disguised links, even in plain-text messages.
+_MENTION_TABLE = str.maketrans({"<": "\u2039", ">": "\u203a", "@": "\uff20"})
+
+
+def no_mentions(s: str) -> str:
+    """``s`` with ``<``, ``>`` and ``@`` as look-alikes (‹ › ＠), so that attacker
+    text sent to a chat service reads the same but can neither ping nor link."""
+    return s.translate(_MENTION_TABLE)
