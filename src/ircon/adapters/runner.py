@@ -10,6 +10,7 @@ executed, and the result after, so a crash mid-action leaves a run that says
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -270,3 +271,58 @@ def undo_action(store: Store, cfg: IrconConfig, run_id: int, *, actor: str) -> A
         error=res_d.get("error"), incident=inc[1] if inc else None,
         undo_available=not res.ok,
     )
+
+
+ABANDONED = "interrupted"
+_LONGEST_RUN_S = 600.0 * 6  # the largest timeout times the most attempts the settings allow
+_MARGIN_S = 120.0
+
+
+def _longest(cfg: IrconConfig, name: str) -> float:
+    """The longest an action of instance ``name`` can take, attempts included."""
+    try:
+        s = instance(cfg, name).settings
+        return float(s.timeout) * (int(s.retries) + 1)
+    except Exception:  # an instance since removed or broken: assume the worst
+        return _LONGEST_RUN_S
+
+
+def sweep_abandoned(store: Store, cfg: IrconConfig, *, actor: str,
+                    now: datetime | None = None) -> list[int]:
+    """Close the runs still ``running`` long after their last attempt must have ended:
+    the process running them stopped before it could record a result. Each becomes
+    ``interrupted`` with an ``action.result`` entry that says the outcome is unknown,
+    so the responder checks the target instead of trusting either answer."""
+    now = now or utcnow()
+    with store.read() as conn:
+        rows = conn.execute(select(_R.c.id, _R.c.adapter, _R.c.action, _R.c.created_at,
+                                   _R.c.incident_id).where(_R.c.status == "running")).all()
+    done: list[int] = []
+    for run_id, adapter, action, created, inc_id in rows:
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        waited = (now - created).total_seconds()
+        if waited < _longest(cfg, adapter) + _MARGIN_S:
+            continue
+        error = (f"no result after {int(waited)} s: the process running this action "
+                 "stopped before recording one; the target may or may not have changed")
+        with store.write() as conn:
+            changed = conn.execute(_R.update().where(
+                (_R.c.id == run_id) & (_R.c.status == "running")).values(
+                status=ABANDONED, finished_at=now,
+                result={"ok": False, "summary": f"{action}: outcome unknown", "error": error}))
+            if not changed.rowcount:
+                continue  # finished meanwhile
+            inc = None
+            if inc_id is not None:
+                row = conn.execute(select(_I.c.id, _I.c.human_id)
+                                   .where(_I.c.id == inc_id)).first()
+                inc = (row[0], row[1], "") if row is not None else None
+            _journal(conn, inc, kinds.ACTION_RESULT, {
+                "run_id": run_id, "adapter": adapter, "action": action, "ok": False,
+                "status": ABANDONED, "summary": f"{action}: outcome unknown", "error": error,
+                "output": "", "status_code": None, "exit_code": None, "attempts": None,
+                "undo_available": False, "details": {},
+            }, actor)
+        done.append(run_id)
+    return done

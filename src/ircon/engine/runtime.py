@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ircon.engine")
 
+ENGINE_ACTOR = "ircon-engine"  # the journal's actor for what the engine records itself
 MAX_EVENTS_PER_BATCH = 5000  # bounded work between two checks of the stop flag
 
 
@@ -346,9 +347,21 @@ class Engine:
                 self.escalation.on_incident_changed(hid)
 
     # -- expiry of automated actions ---------------------------------------------------
+    def _sweep_actions(self) -> list[int]:
+        from ircon.adapters.runner import sweep_abandoned
+
+        return sweep_abandoned(self.store, self.cfg, actor=ENGINE_ACTOR)
+
     async def _ticks(self, inner: asyncio.Event) -> None:
         every = self.cfg.engine.tick_seconds
         while not await _wait(inner, every):
+            try:  # actions whose process died before recording a result
+                swept = await asyncio.to_thread(self._sweep_actions)
+                if swept:
+                    event(log, logging.WARNING, "actions without a result marked interrupted",
+                          runs=swept)
+            except Exception as exc:
+                log.error("sweep of interrupted actions failed", exc_info=exc)
             if self.automation is None:
                 continue
             try:
