@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ircon.engine import lease
 from ircon.engine.logs import event
+from ircon.store import positions
 
 if TYPE_CHECKING:
     from ircon.config import IrconConfig
@@ -92,6 +93,7 @@ class Engine:
         self.counts: dict[str, int] = {"events": 0, "skipped": 0, "findings": 0,
                                        "incidents_opened": 0, "batches": 0}
         self._lost = False
+        self._saved: dict[str, dict[str, positions.Position]] = {}  # last kept checkpoints
         self._stop: asyncio.Event | None = None
         self.failure: str | None = None
 
@@ -218,7 +220,10 @@ class Engine:
         alert_sources = []
         for s in cfg.sources:
             if s.type == "telemetry":
-                src = from_config(s)
+                # read on from where the last engine on this database stopped
+                saved = await asyncio.to_thread(positions.load, self.store, s.name)
+                src = from_config(s, resume=saved or None)
+                self._saved[s.name] = saved
                 if self.follow_interval:
                     src.interval = self.follow_interval
                 self.telemetry.append(src)
@@ -291,6 +296,7 @@ class Engine:
             t0 = time.monotonic()
             events: list[TelemetryEvent] = []
             pause = interval
+            before = {src.name: src.checkpoint() for src in self.telemetry}
             try:
                 for src in self.telemetry:
                     result = await src.pull()
@@ -303,16 +309,28 @@ class Engine:
                               reason=reason)
                 for i in range(0, len(events), MAX_EVENTS_PER_BATCH):
                     await self.process(events[i:i + MAX_EVENTS_PER_BATCH])
+                await asyncio.to_thread(self._save_positions)
             except Exception as exc:  # the database busy or gone: say so, keep following
                 self.counts["errors"] = self.counts.get("errors", 0) + 1
                 log.error("processing telemetry failed; retrying", exc_info=exc)
                 pause = max(interval, 2.0)
+                for src in self.telemetry:  # what was pulled is read again
+                    if before.get(src.name):
+                        src.rewind(before[src.name])
             await _wait(inner, pause - (time.monotonic() - t0))
         # Pending windowed detections are journaled too, so nothing seen is lost.
         if self.detectors is not None:
             rest = await asyncio.to_thread(self.detectors.flush)
             if rest:
                 await self._ingest(rest, act=False)
+
+    def _save_positions(self) -> None:
+        """Keep each follower's checkpoint once what it pulled is handled."""
+        for src in self.telemetry:
+            now = src.checkpoint()
+            if now and now != self._saved.get(src.name):
+                positions.save(self.store, src.name, now)
+                self._saved[src.name] = now
 
     def _detect(self, events: list[TelemetryEvent]) -> list[Finding]:
         assert self.detectors is not None

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import orjson
 from orjson import JSONDecodeError
@@ -325,6 +325,18 @@ def _count_newlines(fh: BinaryIO, size: int) -> tuple[int, bool]:
     return n, last == b"\n"
 
 
+# path -> (device, inode, offset after the last complete line, its line number,
+# whether an over-long line is being discarded there)
+Checkpoint = dict[str, tuple[int, int, int, int, bool]]
+
+
+class _Start(NamedTuple):
+    ident: tuple[int, int]
+    offset: int
+    lineno: int | None = None  # known (a checkpoint) or to be counted
+    discarding: bool = False
+
+
 class FileFollower:
     """Follows JSONL files like ``tail -F``.
 
@@ -338,7 +350,8 @@ class FileFollower:
     """
 
     def __init__(self, paths: list[str], *, from_start: bool = False,
-                 max_line: int = DEFAULT_MAX_LINE, max_bytes_per_poll: int = 16 << 20) -> None:
+                 max_line: int = DEFAULT_MAX_LINE, max_bytes_per_poll: int = 16 << 20,
+                 resume: Checkpoint | None = None) -> None:
         self.patterns = [os.path.expanduser(p) for p in paths]
         self.max_line = max_line
         self.max_bytes_per_poll = max_bytes_per_poll
@@ -347,7 +360,7 @@ class FileFollower:
         self._skipped: list[Skipped] = []
         # Where pre-existing files start being read: their size now, not at the first poll,
         # so lines written in between are not lost.
-        self._start_at: dict[str, tuple[tuple[int, int], int]] = {}
+        self._start_at: dict[str, _Start] = {}
         if not from_start:
             for p in self._expand():
                 try:
@@ -355,7 +368,22 @@ class FileFollower:
                 except OSError:
                     continue
                 if stat.S_ISREG(st.st_mode):
-                    self._start_at[p] = ((st.st_dev, st.st_ino), st.st_size)
+                    self._start_at[p] = _Start((st.st_dev, st.st_ino), st.st_size)
+        # A checkpoint (``checkpoint()`` of an earlier follower, e.g. an engine that
+        # died) says where reading stopped: go on from there, so that lines written in
+        # between are read. A file replaced since is new: read from its start; one
+        # shorter than the offset was truncated: likewise.
+        for p, (dev, ino, offset, lineno, discarding) in (resume or {}).items():
+            try:
+                st = os.stat(p)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            if (st.st_dev, st.st_ino) == (dev, ino) and st.st_size >= offset:
+                self._start_at[p] = _Start((dev, ino), offset, lineno, discarding)
+            else:
+                self._start_at[p] = _Start((st.st_dev, st.st_ino), 0, 0, False)
 
     def _expand(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -388,9 +416,13 @@ class FileFollower:
             ident = (st.st_dev, st.st_ino)
             lines = _Lines(self.max_line)
             start = self._start_at.pop(path, None)
-            if start is not None and start[0] == ident:
-                n, clean = _count_newlines(fh, start[1])
-                fh.seek(start[1])
+            if start is not None and start.ident == ident and start.lineno is not None:
+                fh.seek(start.offset)  # a checkpoint: its line number is known
+                lines.lineno = start.lineno
+                lines.discarding = start.discarding
+            elif start is not None and start.ident == ident:
+                n, clean = _count_newlines(fh, start.offset)
+                fh.seek(start.offset)
                 lines.lineno = n
                 if not clean:  # started mid-line: drop that line's rest silently
                     lines.lineno += 1
@@ -415,6 +447,19 @@ class FileFollower:
         out.extend((t.path, n, raw) for n, raw in lines)
         self._skipped.extend(Skipped(t.path, n, r) for n, r in skipped)
         return eof
+
+    def checkpoint(self) -> Checkpoint:
+        """Where each open file's reading stands: after the last complete line that
+        ``poll`` returned (a partial line is read again), as JSON-ready lists."""
+        out: Checkpoint = {}
+        for path, t in self._tails.items():
+            try:
+                pos = t.fh.tell()
+            except (OSError, ValueError):
+                continue
+            out[path] = (t.ident[0], t.ident[1], pos - len(t.lines.buf), t.lines.lineno,
+                         t.lines.discarding)
+        return out
 
     def poll(self) -> list[tuple[str, int, bytes]]:
         """New complete lines since the last poll: (path, line number, raw bytes)."""
@@ -479,7 +524,7 @@ class TelemetrySource:
 
     def __init__(self, name: str = "telemetry", paths: Iterable[str] = (), *,
                  fmt: str = "auto", interval: float = 0.5, from_start: bool = False,
-                 max_line: int = DEFAULT_MAX_LINE) -> None:
+                 max_line: int = DEFAULT_MAX_LINE, resume: Checkpoint | None = None) -> None:
         self.name = name
         self.interval = interval
         self.format = fmt
@@ -487,8 +532,21 @@ class TelemetrySource:
         self.paths = list(paths)
         self.events_total = 0
         self.skipped_total = 0
-        self._follower = FileFollower(self.paths, from_start=from_start, max_line=max_line)
+        self._max_line = max_line
+        self._follower = FileFollower(self.paths, from_start=from_start, max_line=max_line,
+                                      resume=resume)
         self._lock: asyncio.Lock | None = None
+
+    def checkpoint(self) -> Checkpoint:
+        """Where reading stands (see ``FileFollower.checkpoint``)."""
+        return self._follower.checkpoint()
+
+    def rewind(self, to: Checkpoint) -> None:
+        """Read again from ``to`` (what was pulled since was not handled)."""
+        self._follower.close()
+        # a file not in ``to`` appeared since: everything in it is unread
+        self._follower = FileFollower(self.paths, from_start=True, max_line=self._max_line,
+                                      resume=to)
 
     def pull_sync(self) -> PullResult:
         """One poll of the files, parsed (blocking; ``pull`` runs it in a thread)."""
@@ -537,8 +595,9 @@ class TelemetrySource:
         self._follower.close()
 
 
-def from_config(cfg: TelemetrySourceConfig) -> TelemetrySource:
+def from_config(cfg: TelemetrySourceConfig, resume: Checkpoint | None = None
+                ) -> TelemetrySource:
     return TelemetrySource(
         cfg.name, cfg.paths, fmt=cfg.format, interval=cfg.interval,
-        from_start=cfg.from_start, max_line=cfg.max_line_bytes,
+        from_start=cfg.from_start, max_line=cfg.max_line_bytes, resume=resume,
     )
