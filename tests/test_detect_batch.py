@@ -76,7 +76,8 @@ def _mixed_events() -> list[TelemetryEvent]:
         elif shape == 2:  # nothing new from the caller
             msgs = (Message("system", a), Message("assistant", b))
         elif shape == 3:
-            msgs = (Message("user", ""),)
+            msgs = ((Message("user", ""),) if i % 2 else
+                    (Message("user", a), Message("system", "sys"), Message("user", b)))
         else:
             msgs = (Message("user", a + " " + "Z" * 40_000),)
         extra.append(TelemetryEvent(request_id=f"x{i}", ts=5000.0 + i, format="t",

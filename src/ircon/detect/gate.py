@@ -47,12 +47,16 @@ def turn_texts(events: Sequence[TelemetryEvent]) -> tuple[list[str], list[int]]:
     texts: list[str] = []
     more: list[tuple[int, str]] = []
     append = texts.append
-    not_caller = _NOT_CALLER
+    app_roles = _APP_ROLES
     for i, ev in enumerate(events):
         ms = ev.messages
         if ms:
             last = ms[-1]
-            if last.role == "user" and (len(ms) == 1 or ms[-2].role in not_caller):
+            # the last message is the only new one: it follows an answer, or it is
+            # alone, or after the application's own prompt only
+            if last.role == "user" and (
+                    len(ms) == 1 or ms[-2].role == "assistant"
+                    or (len(ms) == 2 and ms[0].role in app_roles)):
                 append(last.content)  # "" when empty: matches nothing
                 continue
             more.extend((i, content) for _x, _r, content in current_turn(ev))
@@ -69,7 +73,7 @@ def _byte_class(values: Iterable[int]) -> bytes:
     return b"[" + b"".join(b"\\x%02x" % v for v in vs) + b"]" if vs else b""
 
 
-_NOT_CALLER = frozenset(("system", "developer", "assistant"))
+_APP_ROLES = frozenset(("system", "developer"))
 _LONG_RUN_TABLE = bytes.maketrans(bytes(range(256)), b"x" * 32 + b" " + b"x" * 223)
 
 
