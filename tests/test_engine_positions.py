@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,15 @@ from ircon.engine.runtime import Engine
 from ircon.sources.telemetry import FileFollower
 from ircon.store import open_store, positions
 from tests.adapters_support import MASTER_KEY, FakeLiteLLM
-from tests.engine_support import append, config_text, key_hash, policy, telemetry_line
+from tests.engine_support import (  # noqa: F401 - proxy is a fixture
+    append,
+    config_text,
+    key_hash,
+    policy,
+    proxy,
+    telemetry_line,
+    until,
+)
 
 
 def _lines(f: FileFollower) -> list[tuple[int, bytes]]:
@@ -73,24 +79,9 @@ def test_stored_positions_reject_garbage(tmp_path: Path) -> None:
     store.close()
 
 
-@pytest.fixture
-def proxy() -> Iterator[FakeLiteLLM]:
-    p = FakeLiteLLM()
-    yield p
-    p.close()
-
-
-async def _until(pred: Callable[[], object], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
-
-
 async def test_a_line_written_while_no_engine_runs_is_read_by_the_next(
-        tmp_path: Path, proxy: FakeLiteLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, proxy: FakeLiteLLM,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
     tel = tmp_path / "gw.jsonl"
     tel.touch()
@@ -104,10 +95,10 @@ async def test_a_line_written_while_no_engine_runs_is_read_by_the_next(
     s1 = open_store(db)
     a = Engine(cfg, s1, actor="engine-a@test", lease_seconds=1.0, follow_interval=0.05)
     ta = asyncio.create_task(a.run())
-    await _until(lambda: a.state == "leader" and a.telemetry)
+    await until(lambda: a.state == "leader" and a.telemetry)
     append(tel, telemetry_line(first))
-    await _until(lambda: a.counts["findings"] >= 1)
-    await _until(lambda: positions.load(s1, "gateway") != {})
+    await until(lambda: a.counts["findings"] >= 1)
+    await until(lambda: positions.load(s1, "gateway") != {})
     a.stop()
     await ta
     s1.close()
@@ -116,7 +107,7 @@ async def test_a_line_written_while_no_engine_runs_is_read_by_the_next(
     s2 = open_store(db)
     b = Engine(cfg, s2, actor="engine-b@test", lease_seconds=1.0, follow_interval=0.05)
     tb = asyncio.create_task(b.run())
-    await _until(lambda: any(r.path == "/key/block" and gap in json.dumps(r.body)
+    await until(lambda: any(r.path == "/key/block" and gap in json.dumps(r.body)
                              for r in proxy.requests))
     assert b.counts["findings"] >= 1
     b.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,27 +14,20 @@ from ircon.engine import lease
 from ircon.engine.runtime import Engine, engine_status
 from ircon.store import open_store
 from tests.adapters_support import MASTER_KEY, FakeLiteLLM
-from tests.engine_support import append, config_text, key_hash, policy, telemetry_line
-
-
-@pytest.fixture
-def proxy() -> Iterator[FakeLiteLLM]:
-    p = FakeLiteLLM()
-    yield p
-    p.close()
-
-
-async def until(pred: Callable[[], object], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
+from tests.engine_support import (  # noqa: F401 - proxy is a fixture
+    append,
+    config_text,
+    key_hash,
+    policy,
+    proxy,
+    telemetry_line,
+    until,
+)
 
 
 async def test_standby_engine_takes_over_when_the_leader_stops(
-        tmp_path: Path, proxy: FakeLiteLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, proxy: FakeLiteLLM,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
     tel = tmp_path / "gw.jsonl"
     tel.touch()
@@ -73,7 +65,8 @@ async def test_standby_engine_takes_over_when_the_leader_stops(
 
 
 async def test_an_engine_whose_lease_was_taken_goes_to_standby(
-        tmp_path: Path, proxy: FakeLiteLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, proxy: FakeLiteLLM,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
     tel = tmp_path / "gw.jsonl"
     tel.touch()
