@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import pytest
 
+from ircon.config import IrconConfig, parse
 from tests.adapters_support import MASTER_KEY, FakeLiteLLM
 from tests.telemetry_support import litellm_standard
 
@@ -216,3 +217,14 @@ async def until(pred: Callable[[], object], timeout: float = 10.0) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition not met in time")
+
+
+def engine_setup(tmp_path: Path, proxy_url: str, monkeypatch: pytest.MonkeyPatch,
+                 **config: Any) -> tuple[Path, IrconConfig]:
+    """An empty telemetry file and a config that follows it, with the gateway's master
+    key in the environment: what an in-process engine test starts from."""
+    monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
+    tel = tmp_path / "gw.jsonl"
+    tel.touch()
+    return tel, parse(config_text(telemetry=tel, proxy_url=proxy_url, **config),
+                      tmp_path / "ircon.toml")

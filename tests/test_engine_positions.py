@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from ircon.config import parse
 from ircon.engine.runtime import Engine
 from ircon.sources.telemetry import FileFollower
 from ircon.store import open_store, positions
-from tests.adapters_support import MASTER_KEY, FakeLiteLLM
+from tests.adapters_support import FakeLiteLLM
 from tests.engine_support import (  # noqa: F401 - proxy is a fixture
     append,
-    config_text,
+    engine_setup,
     key_hash,
     policy,
     proxy,
@@ -82,11 +81,7 @@ def test_stored_positions_reject_garbage(tmp_path: Path) -> None:
 async def test_a_line_written_while_no_engine_runs_is_read_by_the_next(
         tmp_path: Path, proxy: FakeLiteLLM,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
-    tel = tmp_path / "gw.jsonl"
-    tel.touch()
-    cfg = parse(config_text(telemetry=tel, proxy_url=proxy.url, policies=policy("jb")),
-                tmp_path / "ircon.toml")
+    tel, cfg = engine_setup(tmp_path, proxy.url, monkeypatch, policies=policy("jb"))
     db = str(tmp_path / "ircon.db")
     first = key_hash("first")
     gap = key_hash("gap")

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from ircon.config import parse
 from ircon.engine import lease
 from ircon.engine.runtime import Engine, engine_status
 from ircon.store import open_store
-from tests.adapters_support import MASTER_KEY, FakeLiteLLM
+from tests.adapters_support import FakeLiteLLM
 from tests.engine_support import (  # noqa: F401 - proxy is a fixture
     append,
-    config_text,
+    engine_setup,
     key_hash,
     policy,
     proxy,
@@ -28,11 +27,7 @@ from tests.engine_support import (  # noqa: F401 - proxy is a fixture
 async def test_standby_engine_takes_over_when_the_leader_stops(
         tmp_path: Path, proxy: FakeLiteLLM,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
-    tel = tmp_path / "gw.jsonl"
-    tel.touch()
-    cfg = parse(config_text(telemetry=tel, proxy_url=proxy.url, policies=policy("jb")),
-                tmp_path / "ircon.toml")
+    tel, cfg = engine_setup(tmp_path, proxy.url, monkeypatch, policies=policy("jb"))
     db = str(tmp_path / "ircon.db")
     s1, s2 = open_store(db), open_store(db)
     a = Engine(cfg, s1, actor="engine-a@test", lease_seconds=1.0)
@@ -67,10 +62,7 @@ async def test_standby_engine_takes_over_when_the_leader_stops(
 async def test_an_engine_whose_lease_was_taken_goes_to_standby(
         tmp_path: Path, proxy: FakeLiteLLM,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
-    tel = tmp_path / "gw.jsonl"
-    tel.touch()
-    cfg = parse(config_text(telemetry=tel, proxy_url=proxy.url), tmp_path / "ircon.toml")
+    _tel, cfg = engine_setup(tmp_path, proxy.url, monkeypatch)
     store = open_store(str(tmp_path / "ircon.db"))
     e = Engine(cfg, store, actor="engine@test", lease_seconds=1.0)
     task = asyncio.create_task(e.run())
