@@ -145,6 +145,14 @@ def demo_config(workdir: Path, telemetry: Path) -> IrconConfig:
 # --- the demo log: where notifications go instead of real people -------------------------
 
 
+def playbook_catalog(cfg: IrconConfig) -> list[tuple[str, list[str]]]:
+    """(name, kinds) of every playbook that loads from the configured directories."""
+    from ircon.response.library import discover, playbook_dirs
+
+    return [(r.playbook.name, list(r.playbook.kinds))
+            for r in discover(playbook_dirs(cfg.playbooks.dirs)) if r.playbook]
+
+
 class DemoLog:
     """An append-only text log the console shows (one line per event, UTC times)."""
 
@@ -234,12 +242,7 @@ class Pipeline:
 
     def catalog(self) -> list[tuple[str, list[str]]]:
         if self._catalog is None:
-            from ircon.response.library import discover, playbook_dirs
-
-            self._catalog = [
-                (r.playbook.name, list(r.playbook.kinds))
-                for r in discover(playbook_dirs(self.cfg.playbooks.dirs)) if r.playbook
-            ]
+            self._catalog = playbook_catalog(self.cfg)
         return self._catalog
 
     async def start(self) -> None:
@@ -340,12 +343,7 @@ class PlaybookPicker:
 
     def catalog(self) -> list[tuple[str, list[str]]]:
         if self._catalog is None:
-            from ircon.response.library import discover, playbook_dirs
-
-            self._catalog = [
-                (r.playbook.name, list(r.playbook.kinds))
-                for r in discover(playbook_dirs(self.cfg.playbooks.dirs)) if r.playbook
-            ]
+            self._catalog = playbook_catalog(self.cfg)
         return self._catalog
 
     def check(self) -> list[str]:
