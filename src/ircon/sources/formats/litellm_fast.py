@@ -236,15 +236,7 @@ def _event(r: _Record, origin: str, line: int) -> TelemetryEvent | None:
     # the generic helpers (raw decode).
     ms: Any = r.messages
     if type(ms) is list:
-        out: list[Message] = []
-        for m in ms:
-            c = m.content
-            role = _ROLES.get(m.role)
-            if c is None or role is None or m.tool_calls is not UNSET \
-                    or m.function_call is not UNSET:
-                raise _NotPlain
-            out.append(Message(role, c, m.name or None))
-        messages: tuple[Message, ...] = tuple(out)
+        messages: tuple[Message, ...] = _plain(ms)
     elif ms is UNSET or ms is None:
         messages = ()
     else:
@@ -279,6 +271,20 @@ def _event(r: _Record, origin: str, line: int) -> TelemetryEvent | None:
     )
 
 
+def _plain(ms: list[Any]) -> tuple[Message, ...]:
+    """Typed messages (``_Msg``) as ``Message``s; ``_NotPlain`` for any shape the generic path
+    must read (no text content, an unknown role, tool or function calls)."""
+    out: list[Message] = []
+    for m in ms:
+        c = m.content
+        role = _ROLES.get(m.role)
+        if c is None or role is None or m.tool_calls is not UNSET \
+                or m.function_call is not UNSET:
+            raise _NotPlain
+        out.append(Message(role, c, m.name or None))
+    return tuple(out)
+
+
 def _raw_messages(raw: Raw) -> tuple[Message, ...]:
     """Messages kept raw: plain ones by the typed decode, any other shape the generic
     way, from the same JSON."""
@@ -286,15 +292,7 @@ def _raw_messages(raw: Raw) -> tuple[Message, ...]:
         ms = _decode_messages(raw)
         if ms is None:
             return ()
-        out: list[Message] = []
-        for m in ms:
-            c = m.content
-            role = _ROLES.get(m.role)
-            if c is None or role is None or m.tool_calls is not UNSET \
-                    or m.function_call is not UNSET:
-                raise _NotPlain
-            out.append(Message(role, c, m.name or None))
-        return tuple(out)
+        return _plain(ms)
     except (_DecodeError, _NotPlain):
         return messages_of(orjson.loads(memoryview(raw)))
 
