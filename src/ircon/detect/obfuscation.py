@@ -79,8 +79,9 @@ def reads_as_prose(text: str) -> bool:
 
 def reads_as_request(text: str) -> bool:
     """Prose addressed to the model: it opens with an imperative ("Give", "Write",
-    "Ignore"), speaks to "you" (not merely of "your" things), says "please" or "how to", or asks a question.
-    A smuggled payload is such a request; a fixture or a sentence of data is not."""
+    "Ignore"), speaks to "you" (not merely of "your" things), says "please" or "how to",
+    or asks a question. A smuggled payload is such a request; a fixture or a sentence of
+    data is not."""
     if not reads_as_prose(text):
         return False
     words = [w.lower() for w in _PROSE_WORDS.findall(text[:400])]

@@ -137,12 +137,30 @@ def _weird(token: str) -> bool:
     return letters > 0 and syms > 0 and not token.startswith(("http", "www"))
 
 
-def features(text: str) -> dict[str, float]:
-    """Statistics of head versus tail of ``text`` (exposed for the quality bench)."""
+_SUFFIX_START = re.compile(r"[" + re.escape(_SYMBOLS) + r"]")
+_MIN_HEAD = 24  # characters of request before a suffix can start
+_MIN_TAIL_WORDS = 6
+
+
+def _suffix_start(text: str) -> int | None:
+    """Where the candidate suffix of a short text starts when the request ends at a
+    symbol: the word holding the first symbol after ``_MIN_HEAD`` characters, if at
+    least ``_MIN_TAIL_WORDS`` words follow from there; else None."""
+    m = _SUFFIX_START.search(text, _MIN_HEAD)
+    if m is None:
+        return None
+    start = text.rfind(" ", 0, m.start()) + 1
+    start = start if start >= _MIN_HEAD else m.start()
+    return start if len(text[start:].split()) >= _MIN_TAIL_WORDS else None
+
+
+def features(text: str, at: int | None = None) -> dict[str, float]:
+    """Statistics of head versus tail of ``text`` (exposed for the quality bench);
+    a short text is split at ``at`` when given, else in the middle."""
     m = model()
     if len(text) <= TAIL_CHARS + 40:
         # short text: the request is the first half, the candidate suffix the second
-        cut = len(text) // 2
+        cut = len(text) // 2 if at is None else at
         head, tail = text[:cut], text[cut:]
     else:
         tail = text[-TAIL_CHARS:]
@@ -269,8 +287,21 @@ class SuffixDetector:
     def judge(self, text: str) -> tuple[float, dict[str, float]] | None:
         if not self.gate(text):
             return None
-        f = features(text[-(HEAD_CHARS + TAIL_CHARS) * 4:])
-        return score(f), f
+        text = text[-(HEAD_CHARS + TAIL_CHARS) * 4:]
+        best = features(text)
+        short = len(text) <= TAIL_CHARS + 40
+        # a tail of a few words is too little to judge ("(profit/revenue ratio))?")
+        best_score = (0.0 if short and len(text[len(text) // 2:].split()) < _MIN_TAIL_WORDS
+                      else score(best))
+        # a short text is also split where its request meets the first symbol: a
+        # suffix shorter than half the text then stays whole
+        at = _suffix_start(text) if short else None
+        if at is not None and at != len(text) // 2:
+            f = features(text, at)
+            s = score(f)
+            if s > best_score:
+                best, best_score = f, s
+        return best_score, best
 
     def observe(self, event: TelemetryEvent) -> list[Finding]:
         rule = self.rule
