@@ -75,6 +75,8 @@ class TextGate:
     """
 
     words: frozenset[bytes] = frozenset()  # any of these words (``btokens``) opens it
+    # (anchor, other): a word of each opens it; the batched gate searches the anchors
+    pairs: tuple[tuple[frozenset[bytes], frozenset[bytes]], ...] = ()
     rot13_words: frozenset[bytes] = frozenset()  # two of these open it
     pivot_bytes: bytes = b""  # any of these bytes (UTF-8) opens it ...
     # ... unless the byte has finders here and none of them finds anything in the text

@@ -86,14 +86,17 @@ class MergedGate:
     loops. Detectors' own checks run only when one of their bytes is present.
     """
 
-    __slots__ = ("any_words", "bare_delete", "check_delete", "check_many", "checks", "delete",
-                 "finders", "literal_db", "long_run", "max_chars", "pivot_delete", "rot13",
-                 "rot13_ids", "suspect", "suspect_delete", "word_db", "words")
+    __slots__ = ("anchor_ids", "anchors", "any_words", "bare_delete", "check_delete",
+                 "check_many", "checks", "delete", "finders", "literal_db", "long_run",
+                 "max_chars", "pairs", "pivot_delete", "rot13", "rot13_ids", "single_ids",
+                 "suspect", "suspect_delete", "word_db", "words")
 
     def __init__(self, gates: list[TextGate]) -> None:
         self.words = frozenset().union(*(g.words for g in gates))
         self.rot13 = frozenset().union(*(g.rot13_words for g in gates))
-        self.any_words = self.words | self.rot13
+        self.pairs = tuple(p for g in gates for p in g.pairs)
+        self.anchors = frozenset().union(*(a for a, _o in self.pairs))
+        self.any_words = self.words | self.rot13 | self.anchors
         pivots = set(b"".join(g.pivot_bytes for g in gates))
         # A pivot byte is only a sign when every gate that lists it has a finder for it:
         # then the finders decide; otherwise its presence alone opens the gate.
@@ -119,11 +122,16 @@ class MergedGate:
         # The batched form. Hyperscan finds the gate words (" word " in word bytes,
         # where every break is a space) and the literals in one pass each; what can
         # match at many places in one text is found with search-and-skip instead.
-        word_pats = [b" " + _hex(w) + b" " for w in sorted(self.words)]
-        rot13_only = sorted(self.rot13 - self.words)
-        self.rot13_ids = frozenset(range(len(word_pats), len(word_pats) + len(rot13_only)))
-        word_pats += [b" " + _hex(w) + b" " for w in rot13_only]
-        self.word_db = _compile(word_pats, hyperscan.HS_FLAG_CASELESS)
+        # One pattern per distinct word; what a match of it means is looked up by id.
+        # A word of ``words`` opens alone; rot13 words need two distinct; an anchor
+        # puts the text on a list whose texts are then checked for the other word.
+        vocab = sorted(self.any_words)
+        self.single_ids = frozenset(i for i, w in enumerate(vocab) if w in self.words)
+        self.rot13_ids = frozenset(i for i, w in enumerate(vocab)
+                                   if w in self.rot13 and w not in self.words)
+        self.anchor_ids = frozenset(i for i, w in enumerate(vocab)
+                                    if w in self.anchors and w not in self.words)
+        self.word_db = _compile([b" " + _hex(w) + b" " for w in vocab], hyperscan.HS_FLAG_CASELESS)
         literals = {lit.encode("utf-8", "surrogatepass") for g in gates for lit in g.literals}
         self.literal_db = _compile([_hex(lit) for lit in sorted(literals) if lit])
         # Bytes whose presence alone opens; the lead bytes of the characters of the
@@ -149,7 +157,8 @@ class MergedGate:
             if words:
                 if not self.any_words.isdisjoint(words) and (
                         not self.words.isdisjoint(words)
-                        or len(self.rot13.intersection(words)) >= 2):
+                        or len(self.rot13.intersection(words)) >= 2
+                        or self._pair_open(words)):
                     return False
                 # a word of long_run bytes: a run of that many non-spaces in the mask
                 if self.long_run and self.long_run in wb.translate(_LONG_RUN_TABLE):
@@ -211,8 +220,12 @@ class MergedGate:
             buf = b" " + b"\n".join(pieces).translate(BYTE_TABLE) + b" "
             starts, bounds = layout(map(len, pieces))
             if self.word_db is not None:
-                scan_all(self.word_db, buf, bounds, 1,
-                         self._rot13_settle(settled) if self.rot13_ids else settle)
+                anchored: set[int] = set()
+                scan_all(self.word_db, buf, bounds, 1, self._word_hit(settled, anchored))
+                # texts holding an anchor word: open when they hold its pair's other word
+                for j in sorted(anchored):
+                    if not settled[j] and self._pair_open(word_bytes(texts[j]).split()):
+                        settled[j] = True
             if self.long_run:
                 # a word of long_run bytes: a run of that many non-spaces in the mask
                 first_per_text(buf.translate(_LONG_RUN_TABLE).find, self.long_run, starts,
@@ -245,15 +258,27 @@ class MergedGate:
         opened.update(compress(owners, settled))
         return sorted(opened)
 
-    def _rot13_settle(self, settled: list[bool]) -> Callable[[int, int], bool]:
-        """A match of a gate word settles a text; rot13 words need two distinct."""
-        rot13_ids = self.rot13_ids
+    def _pair_open(self, words: list[bytes]) -> bool:
+        """A word of both sets of some pair is among ``words``."""
+        if self.anchors.isdisjoint(words):
+            return False
+        present = set(words)
+        return any(not a.isdisjoint(present) and not o.isdisjoint(present)
+                   for a, o in self.pairs)
+
+    def _word_hit(self, settled: list[bool], anchored: set[int]) -> Callable[[int, int], bool]:
+        """The callback of the word scan (see ``__init__`` for what an id means)."""
+        single_ids, rot13_ids, anchor_ids = self.single_ids, self.rot13_ids, self.anchor_ids
         first: dict[int, int] = {}
 
-        def settle(pid: int, j: int) -> bool:
-            if pid in rot13_ids and first.setdefault(j, pid) == pid:
+        def hit(pid: int, j: int) -> bool:
+            if pid in single_ids:
+                settled[j] = True
                 return False
-            settled[j] = True
+            if pid in anchor_ids:
+                anchored.add(j)
+            if pid in rot13_ids and first.setdefault(j, pid) != pid:
+                settled[j] = True  # a second distinct rot13 word
             return False
 
-        return settle
+        return hit

@@ -75,9 +75,9 @@ class PatternDetector:
         return out
 
     def text_gate(self) -> TextGate:
-        pw, pb = self.prompt_rules.gate_summary()
-        tw, tb = self.tool_rules.gate_summary()
-        return TextGate(words=pw | tw, pivot_bytes=pb + tb, max_chars=self.limit,
+        pw, pp, pb = self.prompt_rules.gate_summary()
+        tw, tp, tb = self.tool_rules.gate_summary()
+        return TextGate(words=pw | tw, pairs=pp + tp, pivot_bytes=pb + tb, max_chars=self.limit,
                         pivot_finders=self.prompt_rules.literal_finders()
                         + self.tool_rules.literal_finders(),
                         literals=self.prompt_rules.literals() + self.tool_rules.literals())

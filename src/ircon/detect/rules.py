@@ -21,8 +21,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import hyperscan
 import yaml
 
+from ircon.detect import wordfreq
 from ircon.model.severity import SEVERITIES
 
 BUNDLED = Path(__file__).resolve().parent / "rules"
@@ -408,10 +410,52 @@ def load_rules(extra_dirs: Iterable[Path] = ()) -> list[Rule]:
                 by_id[r.id] = r
             for rid in off:
                 by_id.pop(rid, None)
+    # one read of the word lists for every gate word (see ``_commonness``)
+    wordfreq.per_million(w for r in by_id.values() for w in (*r.keywords, *r.requires))
     return list(by_id.values())
 
 
 # ---------------------------------------------------------------- matching
+
+# Characters Python's ``\s`` matches in str patterns that Hyperscan's does not: a text
+# holding one is matched by the Python regexes alone.
+_PY_ONLY_SPACE = re.compile("[\x1c-\x1f]")
+
+
+def _prefilter(rules: list[Rule]) -> tuple[hyperscan.Database | None, frozenset[int]]:
+    """The rules' regexes as one Hyperscan database in prefilter mode, and the indices
+    of the rules in it. Prefilter mode matches a superset of what each regex matches
+    (constructs Hyperscan lacks are widened), so a rule it does not report for an
+    ASCII text cannot match it. A rule whose regex does not compile is left out (its
+    regex always runs); so is the whole database when Hyperscan refuses it."""
+    flags_base = (hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH
+                  | hyperscan.HS_FLAG_ALLOWEMPTY)
+    exprs: list[bytes] = []
+    ids: list[int] = []
+    flags: list[int] = []
+    for i, r in enumerate(rules):
+        expr = "|".join(f"(?:{p})" for p in r.patterns).encode("utf-8", "surrogatepass")
+        f = flags_base | (0 if r.params.get("case_sensitive") else hyperscan.HS_FLAG_CASELESS)
+        try:
+            hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(
+                expressions=[expr], ids=[i], elements=1, flags=[f])
+        except hyperscan.error:
+            continue
+        exprs.append(expr)
+        ids.append(i)
+        flags.append(f)
+    if not exprs:
+        return None, frozenset()
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    try:
+        db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
+    except hyperscan.error:
+        return None, frozenset()
+    return db, frozenset(ids)
+
+
+# A text opens a pair gate when it holds a word of each set (anchor, other).
+WordPair = tuple[frozenset[bytes], frozenset[bytes]]
 
 _DIGIT_RUN = re.compile(r"\d\d\d")
 _NON_DIGITS = bytes(b for b in range(256) if not 48 <= b <= 57)
@@ -440,23 +484,14 @@ def _byte_rank() -> dict[int, int]:
     return counts
 
 
-@lru_cache(maxsize=1)
-def _word_counts() -> dict[bytes, int]:
-    """How often each word occurs in the shipped English sample."""
-    sample = Path(__file__).resolve().parent / "data" / "english.txt"
-    try:
-        text = sample.read_text(encoding="utf-8")
-    except OSError:
-        return {}
-    counts: dict[bytes, int] = {}
-    for w in btokens(text):
-        counts[w] = counts.get(w, 0) + 1
-    return counts
-
-
 def _commonness(words: Iterable[bytes]) -> float:
-    counts = _word_counts()
-    return sum(counts.get(w, 0) + 0.5 for w in words)
+    """How often a text holds one of ``words``: the sum of their frequencies per
+    million words of conversation (a word no list holds still counts a little)."""
+    freq = wordfreq.per_million(w.decode("utf-8", "surrogatepass") for w in words)
+    return sum(f + _UNLISTED for f in freq.values())
+
+
+_UNLISTED = 0.05  # per million: names, jargon and other words the lists do not hold
 
 
 def _pivot(raw: bytes) -> int:
@@ -503,10 +538,12 @@ class PatternSet:
     __slots__ = (
         "_digit_min",
         "_digit_rules",
+        "_filtered",
         "_gate",
         "_lit_delete",
         "_lit_pivots",
         "_lit_rx",
+        "_prefilter",
         "_regex",
         "_requires",
         "gate_bytes",
@@ -534,6 +571,7 @@ class PatternSet:
         self._digit_min = min((m for _i, m in self._digit_rules), default=0)
         self.gate_bytes = frozenset(self._gate)
         self.gate_words = frozenset(w.decode("utf-8", "surrogatepass") for w in self._gate)
+        self._prefilter, self._filtered = _prefilter(self.rules)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -546,20 +584,29 @@ class PatternSet:
         """Every literal whose presence opens a rule (the finders' literals)."""
         return tuple(lit for v in self._lit_pivots.values() for lit, _i in v)
 
-    def gate_summary(self) -> tuple[frozenset[bytes], bytes]:
-        """Words and bytes of which a text must contain at least one for any rule of
-        this set to have a chance: per rule, the rarer of its keywords and its
-        ``requires`` (both must be present, so either one is a sufficient test), the
-        pivot byte of each literal, and the digits when a rule has a digits gate."""
+    def gate_summary(self) -> tuple[frozenset[bytes], tuple[WordPair, ...], bytes]:
+        """What a text must contain for any rule of this set to have a chance.
+
+        Words: any of them opens (the keywords of rules without ``requires``).
+        Pairs ``(anchor, other)``: a word of each (a rule with ``requires`` needs one
+        of its keywords and one of its required words; the rarer list is the anchor,
+        which the batched gate searches for). Bytes: the pivot byte of each literal,
+        and the digits when a rule has a digits gate."""
         words: set[bytes] = set()
+        by_other: dict[frozenset[bytes], set[bytes]] = {}
         for i, r in enumerate(self.rules):
-            kw = {utf8(w) for w in r.keywords}
+            kw = frozenset(utf8(w) for w in r.keywords)
             req = self._requires[i]
-            words |= kw if req is None or _commonness(kw) <= _commonness(req) else req
+            if req is None:
+                words |= kw
+                continue
+            anchor, other = (kw, req) if _commonness(kw) <= _commonness(req) else (req, kw)
+            by_other.setdefault(other, set()).update(anchor)
+        pairs = tuple((frozenset(a), o) for o, a in by_other.items())
         pivots = bytes(sorted(self._lit_pivots))
         if self._digit_rules:
             pivots += b"0123456789"
-        return frozenset(words), pivots
+        return frozenset(words), pairs, pivots
 
     def candidates(self, words: list[bytes] | None, text: str = "") -> list[int]:
         """Rules whose gate opens: one of their keywords is in ``words`` (``btokens``
@@ -600,7 +647,17 @@ class PatternSet:
         With ``skip_quoted``, a match wrapped in quotes is a mention ("users typed
         'ignore previous instructions'"), not a use, and the next match is tried.
         """
-        for i in self.candidates(words, text):
+        cands = self.candidates(words, text)
+        if cands and self._prefilter is not None and text.isascii() and (
+                _PY_ONLY_SPACE.search(text) is None):
+            # one Hyperscan pass says which rules can match at all (prefilter mode
+            # over-approximates, never misses); their regexes confirm below
+            maybe: set[int] = set()
+            self._prefilter.scan(text.encode("ascii"),
+                                 match_event_handler=lambda i, _f, _t, _x, _c: maybe.add(i))
+            filtered = self._filtered
+            cands = [i for i in cands if i in maybe or i not in filtered]
+        for i in cands:
             rx = self._regex[i]
             if rx is None:
                 continue
