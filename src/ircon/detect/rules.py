@@ -21,7 +21,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import hyperscan
 import yaml
 
 from ircon.detect import wordfreq
@@ -417,43 +416,6 @@ def load_rules(extra_dirs: Iterable[Path] = ()) -> list[Rule]:
 
 # ---------------------------------------------------------------- matching
 
-# Characters Python's ``\s`` matches in str patterns that Hyperscan's does not: a text
-# holding one is matched by the Python regexes alone.
-_PY_ONLY_SPACE = re.compile("[\x1c-\x1f]")
-
-
-def _prefilter(rules: list[Rule]) -> tuple[hyperscan.Database | None, frozenset[int]]:
-    """The rules' regexes as one Hyperscan database in prefilter mode, and the indices
-    of the rules in it. Prefilter mode matches a superset of what each regex matches
-    (constructs Hyperscan lacks are widened), so a rule it does not report for an
-    ASCII text cannot match it. A rule whose regex does not compile is left out (its
-    regex always runs); so is the whole database when Hyperscan refuses it."""
-    flags_base = (hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH
-                  | hyperscan.HS_FLAG_ALLOWEMPTY)
-    exprs: list[bytes] = []
-    ids: list[int] = []
-    flags: list[int] = []
-    for i, r in enumerate(rules):
-        expr = "|".join(f"(?:{p})" for p in r.patterns).encode("utf-8", "surrogatepass")
-        f = flags_base | (0 if r.params.get("case_sensitive") else hyperscan.HS_FLAG_CASELESS)
-        try:
-            hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(
-                expressions=[expr], ids=[i], elements=1, flags=[f])
-        except hyperscan.error:
-            continue
-        exprs.append(expr)
-        ids.append(i)
-        flags.append(f)
-    if not exprs:
-        return None, frozenset()
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    try:
-        db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
-    except hyperscan.error:
-        return None, frozenset()
-    return db, frozenset(ids)
-
-
 # A text opens a pair gate when it holds a word of each set (anchor, other).
 WordPair = tuple[frozenset[bytes], frozenset[bytes]]
 
@@ -538,12 +500,10 @@ class PatternSet:
     __slots__ = (
         "_digit_min",
         "_digit_rules",
-        "_filtered",
         "_gate",
         "_lit_delete",
         "_lit_pivots",
         "_lit_rx",
-        "_prefilter",
         "_regex",
         "_requires",
         "gate_bytes",
@@ -571,7 +531,6 @@ class PatternSet:
         self._digit_min = min((m for _i, m in self._digit_rules), default=0)
         self.gate_bytes = frozenset(self._gate)
         self.gate_words = frozenset(w.decode("utf-8", "surrogatepass") for w in self._gate)
-        self._prefilter, self._filtered = _prefilter(self.rules)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -648,15 +607,6 @@ class PatternSet:
         'ignore previous instructions'"), not a use, and the next match is tried.
         """
         cands = self.candidates(words, text)
-        if cands and self._prefilter is not None and text.isascii() and (
-                _PY_ONLY_SPACE.search(text) is None):
-            # one Hyperscan pass says which rules can match at all (prefilter mode
-            # over-approximates, never misses); their regexes confirm below
-            maybe: set[int] = set()
-            self._prefilter.scan(text.encode("ascii"),
-                                 match_event_handler=lambda i, _f, _t, _x, _c: maybe.add(i))
-            filtered = self._filtered
-            cands = [i for i in cands if i in maybe or i not in filtered]
         for i in cands:
             rx = self._regex[i]
             if rx is None:
