@@ -301,8 +301,8 @@ class ObfuscationDetector:
             folded = to_ascii(text)
             if folded == text:
                 return []
-            judged = next((r for r in self._judge_all(folded)
-                           if r not in self._judge_all(text)), None)
+            as_written = {r.id for r in self._judge_all(text)}
+            judged = next((r for r in self._judge_all(folded) if r.id not in as_written), None)
             if judged is None:
                 return []
         at = mixed[0][0] if mixed else 0

@@ -446,14 +446,14 @@ def _byte_rank() -> dict[int, int]:
     return counts
 
 
+_UNLISTED = 0.05  # per million: names, jargon and other words the lists do not hold
+
+
 def _commonness(words: Iterable[bytes]) -> float:
     """How often a text holds one of ``words``: the sum of their frequencies per
     million words of conversation (a word no list holds still counts a little)."""
     freq = wordfreq.per_million(w.decode("utf-8", "surrogatepass") for w in words)
     return sum(f + _UNLISTED for f in freq.values())
-
-
-_UNLISTED = 0.05  # per million: names, jargon and other words the lists do not hold
 
 
 def _pivot(raw: bytes) -> int:
@@ -606,8 +606,7 @@ class PatternSet:
         With ``skip_quoted``, a match wrapped in quotes is a mention ("users typed
         'ignore previous instructions'"), not a use, and the next match is tried.
         """
-        cands = self.candidates(words, text)
-        for i in cands:
+        for i in self.candidates(words, text):
             rx = self._regex[i]
             if rx is None:
                 continue
