@@ -272,7 +272,8 @@ def test_mutated_records_agree(data: st.DataObject) -> None:
             _mutate(msgs[i], MSG, data, f"messages[{i}]")
     resp = rec.get("response")
     if isinstance(resp, dict) and data.draw(st.booleans(), label="response"):
-        choice = resp["choices"][0] if resp.get("choices") else None
+        choices = resp.get("choices")  # may itself be a mutated value of any type
+        choice = choices[0] if isinstance(choices, list) and choices else None
         if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
             _mutate(choice["message"], ANSWER, data, "answer")
         if data.draw(st.booleans(), label="two choices"):
