@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Iterator
 
 from ircon.detect.base import (
     BuildContext,
@@ -67,6 +68,7 @@ _CARRIER = re.compile(r"(?i)content-transfer-encoding|;base64,")
 _PROSE_ONLY = 0.8  # score factor when decoded text matches no rule, only reads as prose
 _ROT13_GAIN = 0.5  # log2 per character: rot13-decoded text is that much more English
 _PROSE_WORDS = re.compile(r"[^\W\d_]{2,}")
+_PROSE_LOGPROB = -4.4  # English prose scores about -3.5, de/fr/es/it about -4.3
 
 
 def reads_as_prose(text: str) -> bool:
@@ -101,9 +103,6 @@ _IMPERATIVES = frozenset((
 _ADDRESS = frozenset((
     "you", "yourself", "please", "how", "du", "dir", "dich", "bitte", "vous", "tu", "usted",
     "tú", "ti"))
-
-
-_PROSE_LOGPROB = -4.4  # English prose scores about -3.5, de/fr/es/it about -4.3
 
 
 def _decode(blob: str, kind: str, min_b64: int, min_hex: int) -> bytes | None:
@@ -159,16 +158,13 @@ class ObfuscationDetector:
             utf8(w.translate(_ROT13)) for w in gate | _COMMON if w.isascii()
         ) - {utf8(w) for w in gate | _COMMON}
 
-    def _judge(self, text: str) -> Rule | None:
+    def _rules_hit(self, text: str) -> Iterator[Rule]:
+        """The judges' rules matching ``text``, lazily (the first costs least)."""
         words = btokens(text)
-        for j in self.judges:
-            for hit in j.scan(text, words):
-                return hit.rule
-        return None
+        return (hit.rule for j in self.judges for hit in j.scan(text, words))
 
-    def _judge_all(self, text: str) -> list[Rule]:
-        words = btokens(text)
-        return [hit.rule for j in self.judges for hit in j.scan(text, words)]
+    def _judge(self, text: str) -> Rule | None:
+        return next(self._rules_hit(text), None)
 
     def observe(self, event: TelemetryEvent) -> list[Finding]:
         out: list[Finding] = []
@@ -301,8 +297,8 @@ class ObfuscationDetector:
             folded = to_ascii(text)
             if folded == text:
                 return []
-            as_written = {r.id for r in self._judge_all(text)}
-            judged = next((r for r in self._judge_all(folded) if r.id not in as_written), None)
+            as_written = {r.id for r in self._rules_hit(text)}
+            judged = next((r for r in self._rules_hit(folded) if r.id not in as_written), None)
             if judged is None:
                 return []
         at = mixed[0][0] if mixed else 0
