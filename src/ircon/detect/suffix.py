@@ -5,8 +5,10 @@ Optimized suffixes read as fragments glued with odd casing and punctuation
 the newest user message with its head using cheap statistics: a character
 trigram model of English (built deterministically at first use from the
 shipped ``data/english.txt``), the share of malformed tokens (case flips
-inside words, letters glued to brackets), symbol density and out-of-vocabulary
-fragments, minus signals of source code (which also has brackets, but
+inside words, letters glued to brackets), symbol density and how many more of
+the tail's word fragments than of the head's are outside the 30,000 commonest
+English words (an optimized suffix is built of sub-word tokens from many
+languages), minus signals of source code (which also has brackets, but
 balanced and on several lines). A cheap gate (symbols or a case flip in the
 tail) keeps ordinary prompts off the slow path.
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import hyperscan
 
+from ircon.detect import wordfreq
 from ircon.detect.base import BuildContext, TextGate, current_turn, excerpt, finding
 from ircon.detect.multimatch import layout, scan_all
 from ircon.detect.rules import Rule
@@ -31,6 +34,8 @@ NAME = "suffix"
 TRAINING_TEXT = Path(__file__).resolve().parent / "data" / "english.txt"
 TAIL_CHARS = 200
 HEAD_CHARS = 400
+LONG_TAIL_CHARS = 600  # a suffix found where the request ends is judged up to this long
+VOCABULARY_WORDS = 30_000
 _SYMBOLS = "[]{}()<>\\/|*_=+~^`@#$%&"
 _STRIP_SYMBOLS = {ord(c): None for c in _SYMBOLS}
 _CASE_FLIP = re.compile(r"[a-z][A-Z]")
@@ -128,6 +133,21 @@ def model() -> CharModel:
     return CharModel(TRAINING_TEXT.read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=1)
+def vocabulary() -> frozenset[str]:
+    """Common English words (lowercase): the commonest of pyspellchecker's English
+    list, and the words of the training text (all there is without the list)."""
+    return wordfreq.common_words("en", VOCABULARY_WORDS) | model().vocab
+
+
+def _fragments(text: str) -> list[str]:
+    """Word fragments of three or more letters, split at case flips, lowercase."""
+    return [w.lower() for w in _WORDS.findall(_SPLIT_FLIPS.sub(r"\1 \2", text)) if len(w) >= 3]
+
+
+_SPLIT_FLIPS = re.compile(r"([a-z])([A-Z])")
+
+
 def _weird(token: str) -> bool:
     """A token that is neither a word, a number, nor ordinary punctuation around a word."""
     if _CASE_FLIP.search(token):
@@ -155,13 +175,17 @@ def _suffix_start(text: str) -> int | None:
 
 
 def features(text: str, at: int | None = None) -> dict[str, float]:
-    """Statistics of head versus tail of ``text`` (exposed for the quality bench);
-    a short text is split at ``at`` when given, else in the middle."""
+    """Statistics of head versus tail of ``text`` (exposed for the quality bench).
+    A short text is split at ``at`` when given, else in the middle; a long one is
+    split at ``at`` when given (the head is what precedes it, the tail at most
+    ``LONG_TAIL_CHARS`` from there), else its tail is its last ``TAIL_CHARS``."""
     m = model()
     if len(text) <= TAIL_CHARS + 40:
         # short text: the request is the first half, the candidate suffix the second
         cut = len(text) // 2 if at is None else at
         head, tail = text[:cut], text[cut:]
+    elif at is not None:
+        head, tail = text[max(0, at - HEAD_CHARS):at], text[at:at + LONG_TAIL_CHARS]
     else:
         tail = text[-TAIL_CHARS:]
         head = text[: min(HEAD_CHARS, len(text) - TAIL_CHARS)]
@@ -171,11 +195,11 @@ def features(text: str, at: int | None = None) -> dict[str, float]:
     weird = sum(1 for t in toks if _weird(t)) / n
     flips = len(_CASE_FLIP.findall(tail)) / n
     syms = (len(tail) - len(tail.translate(_STRIP_SYMBOLS))) / max(len(tail), 1)
-    frags = [w.lower() for w in _WORDS.findall(re.sub(r"([a-z])([A-Z])", r"\1 \2", tail))
-             if len(w) >= 3]
-    oov = sum(1 for w in frags if w not in m.vocab) / max(len(frags), 1)
-    head_frags = [w.lower() for w in _WORDS.findall(head) if len(w) >= 3]
-    head_oov = sum(1 for w in head_frags if w not in m.vocab) / max(len(head_frags), 1)
+    vocab = vocabulary()
+    frags = _fragments(tail)
+    oov = sum(1 for w in frags if w not in vocab) / max(len(frags), 1)
+    head_frags = _fragments(head)
+    head_oov = sum(1 for w in head_frags if w not in vocab) / max(len(head_frags), 1)
     code = min(1.0, len(_CODE.findall(text[-2000:])) / 3) + (0.5 if tail.count("\n") >= 2 else 0)
     unmatched = brackets = 0
     for o, c in ("()", "[]", "{}", "<>"):
@@ -185,7 +209,11 @@ def features(text: str, at: int | None = None) -> dict[str, float]:
     imbalance = unmatched / brackets if brackets else 0.0
     return {
         "lp_head": m.logprob(head), "lp_tail": m.logprob(tail), "weird": weird, "flips": flips,
-        "symbols": syms, "oov": oov, "head_oov": head_oov, "code": code, "imbalance": imbalance,
+        "symbols": syms, "oov": oov, "head_oov": head_oov,
+        # more rare fragments in the tail than in the request (a few fragments say little)
+        "oov_gain": max(0.0, oov - head_oov) if len(frags) >= 3 else 0.0,
+        "code": code, "lines": float(tail.strip().count("\n") >= 2),
+        "imbalance": imbalance,
         "unmatched": float(min(unmatched, 4)), "balanced": float(brackets >= 2 and unmatched == 0),
         "glued": len(_GLUED.findall(tail)) / n,
     }
@@ -194,13 +222,15 @@ def features(text: str, at: int | None = None) -> dict[str, float]:
 def score(f: dict[str, float]) -> float:
     """Combine the statistics into 0..1. Weights were set by hand on the shipped
     evaluation set (attacks vs code and markup hard negatives) and checked on its
-    held-out part; case flips inside words and letters glued to unmatched
-    brackets carry most of the weight, source-code signals pull the score down."""
+    held-out part; case flips inside words, letters glued to unmatched brackets
+    and a tail of rarer fragments than its request carry most of the weight;
+    source-code signals (and text on several lines) pull the score down."""
     if f["lp_head"] < -4.6:  # the head itself is not English prose: no fluent prefix
         return 0.0
     drop = max(0.0, f["lp_head"] - f["lp_tail"])
     z = (3.0 * f["flips"] + 2.0 * f["weird"] + 1.5 * f["imbalance"] + 0.25 * f["unmatched"]
-         + 1.5 * f["glued"] + 0.8 * drop - 2.5 * f["code"] - 1.0 * f["balanced"] - 2.2)
+         + 1.5 * f["glued"] + 0.8 * drop + 2.0 * f["oov_gain"] - 2.5 * f["code"]
+         - 2.0 * f["lines"] - 1.0 * f["balanced"] - 2.2)
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -262,7 +292,7 @@ class SuffixDetector:
     def __init__(self, rule: Rule | None, threshold: float) -> None:
         self.rule = rule
         self.threshold = threshold
-        model()
+        vocabulary()  # built once, here rather than on the first event judged
 
     @staticmethod
     def gate(text: str) -> bool:
@@ -293,10 +323,12 @@ class SuffixDetector:
         # a tail of a few words is too little to judge ("(profit/revenue ratio))?")
         best_score = (0.0 if short and len(text[len(text) // 2:].split()) < _MIN_TAIL_WORDS
                       else score(best))
-        # a short text is also split where its request meets the first symbol: a
-        # suffix shorter than half the text then stays whole
-        at = _suffix_start(text) if short else None
-        if at is not None and at != len(text) // 2:
+        # the text is also split where its request meets the first symbol: a suffix
+        # shorter than half a short text, or longer than the tail of a long one,
+        # is then judged whole
+        at = _suffix_start(text)
+        if at is not None and (at != len(text) // 2 if short
+                               else at < len(text) - TAIL_CHARS):
             f = features(text, at)
             s = score(f)
             if s > best_score:

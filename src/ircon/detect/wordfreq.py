@@ -46,6 +46,18 @@ def _load(lang: str) -> dict[str, int] | None:
     return table if isinstance(table, dict) else None
 
 
+def common_words(lang: str, top: int) -> frozenset[str]:
+    """The ``top`` most frequent alphabetic words of ``lang``'s list (lowercase); empty
+    without the lists. About 0.1 s; callers keep the answer."""
+    table = _load(lang)
+    if not table:
+        return frozenset()
+    ranked = sorted(((n, w) for w, n in table.items()
+                     if isinstance(w, str) and w.isalpha() and isinstance(n, int)),
+                    key=lambda nw: (-nw[0], nw[1]))
+    return frozenset(w for _n, w in ranked[:top])
+
+
 def per_million(words: Iterable[str]) -> dict[str, float]:
     """The frequency of each of ``words`` (lowercase) per million words of text, the
     highest over ``LANGUAGES``; 0.0 for a word none of the lists holds. Without the
