@@ -201,3 +201,14 @@ def test_the_vocabulary_falls_back_to_the_training_words(monkeypatch) -> None:
     monkeypatch.setattr(wordfreq, "_load", lambda lang: None)
     assert wordfreq.common_words("en", 100) == frozenset()
     assert suffix.model().vocab <= suffix.vocabulary()
+
+
+def test_in_a_text_of_several_lines_the_last_line_is_judged(ds) -> None:
+    # the suffix is appended to the request's line, after context lines
+    text = f"Context: this is for my class.\nNotes follow below.\n{REQUEST} {ZOU}"
+    assert "adv.suffix" in _rules(ds, text)
+    # the same symbols spread over the lines of a paste are not a suffix
+    paste = ("Why does this fail?\nclass TooSlowError(Error): pass\n"
+             "def readTimeout(fullName: str, modules: dict[str, MypyFile]) -> TypeInfo:\n"
+             "    return lookupStdlibTypeinfo(fullName, modules[")
+    assert "adv.suffix" not in _rules(ds, paste)

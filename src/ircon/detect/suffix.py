@@ -212,7 +212,7 @@ def features(text: str, at: int | None = None) -> dict[str, float]:
         "symbols": syms, "oov": oov, "head_oov": head_oov,
         # more rare fragments in the tail than in the request (a few fragments say little)
         "oov_gain": max(0.0, oov - head_oov) if len(frags) >= 3 else 0.0,
-        "code": code, "lines": float(tail.strip().count("\n") >= 2),
+        "code": code,
         "imbalance": imbalance,
         "unmatched": float(min(unmatched, 4)), "balanced": float(brackets >= 2 and unmatched == 0),
         "glued": len(_GLUED.findall(tail)) / n,
@@ -224,13 +224,13 @@ def score(f: dict[str, float]) -> float:
     evaluation set (attacks vs code and markup hard negatives) and checked on its
     held-out part; case flips inside words, letters glued to unmatched brackets
     and a tail of rarer fragments than its request carry most of the weight;
-    source-code signals (and text on several lines) pull the score down."""
+    source-code signals pull the score down."""
     if f["lp_head"] < -4.6:  # the head itself is not English prose: no fluent prefix
         return 0.0
     drop = max(0.0, f["lp_head"] - f["lp_tail"])
     z = (3.0 * f["flips"] + 2.0 * f["weird"] + 1.5 * f["imbalance"] + 0.25 * f["unmatched"]
          + 1.5 * f["glued"] + 0.8 * drop + 2.0 * f["oov_gain"] - 2.5 * f["code"]
-         - 2.0 * f["lines"] - 1.0 * f["balanced"] - 2.2)
+         - 1.0 * f["balanced"] - 2.2)
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -317,7 +317,14 @@ class SuffixDetector:
     def judge(self, text: str) -> tuple[float, dict[str, float]] | None:
         if not self.gate(text):
             return None
-        text = text[-(HEAD_CHARS + TAIL_CHARS) * 4:]
+        text = text[-(HEAD_CHARS + TAIL_CHARS) * 4:].rstrip()
+        # A suffix is appended to the request's line: in a text of several lines
+        # (pasted code, a document) only the last line is judged.
+        nl = text.rfind("\n")
+        if nl >= 0:
+            text = text[nl + 1:]
+            if len(text.split()) < _MIN_TAIL_WORDS:
+                return None
         best = features(text)
         short = len(text) <= TAIL_CHARS + 40
         # a tail of a few words is too little to judge ("(profit/revenue ratio))?")
