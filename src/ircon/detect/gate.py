@@ -88,14 +88,20 @@ class MergedGate:
 
     __slots__ = ("anchor_ids", "anchors", "any_words", "bare_delete", "check_delete",
                  "check_many", "checks", "delete", "finders", "literal_db", "long_run",
-                 "max_chars", "pairs", "pivot_delete", "rot13", "rot13_ids", "single_ids",
-                 "suspect", "suspect_delete", "word_db", "words")
+                 "max_chars", "pair_index", "pairs", "pivot_delete", "rot13", "rot13_ids",
+                 "single_ids", "suspect", "suspect_delete", "word_db", "words")
 
     def __init__(self, gates: list[TextGate]) -> None:
         self.words = frozenset().union(*(g.words for g in gates))
         self.rot13 = frozenset().union(*(g.rot13_words for g in gates))
         self.pairs = tuple(p for g in gates for p in g.pairs)
         self.anchors = frozenset().union(*(a for a, _o in self.pairs))
+        # anchor word -> the other sides of the pairs it anchors (distinct sets)
+        index: dict[bytes, dict[frozenset[bytes], None]] = {}
+        for a, o in self.pairs:
+            for w in a:
+                index.setdefault(w, {})[o] = None
+        self.pair_index = {w: tuple(os) for w, os in index.items()}
         self.any_words = self.words | self.rot13 | self.anchors
         pivots = set(b"".join(g.pivot_bytes for g in gates))
         # A pivot byte is only a sign when every gate that lists it has a finder for it:
@@ -260,11 +266,12 @@ class MergedGate:
 
     def _pair_open(self, words: list[bytes]) -> bool:
         """A word of both sets of some pair is among ``words``."""
-        if self.anchors.isdisjoint(words):
+        found = self.anchors.intersection(words)
+        if not found:
             return False
         present = set(words)
-        return any(not a.isdisjoint(present) and not o.isdisjoint(present)
-                   for a, o in self.pairs)
+        index = self.pair_index
+        return any(not o.isdisjoint(present) for w in found for o in index[w])
 
     def _word_hit(self, settled: list[bool], anchored: set[int]) -> Callable[[int, int], bool]:
         """The callback of the word scan (see ``__init__`` for what an id means)."""
