@@ -174,11 +174,14 @@ def _suffix_start(text: str) -> int | None:
     return start if len(text[start:].split()) >= _MIN_TAIL_WORDS else None
 
 
-def features(text: str, at: int | None = None) -> dict[str, float]:
+def features(text: str, at: int | None = None, context: str | None = None
+             ) -> dict[str, float]:
     """Statistics of head versus tail of ``text`` (exposed for the quality bench).
     A short text is split at ``at`` when given, else in the middle; a long one is
     split at ``at`` when given (the head is what precedes it, the tail at most
-    ``LONG_TAIL_CHARS`` from there), else its tail is its last ``TAIL_CHARS``."""
+    ``LONG_TAIL_CHARS`` from there), else its tail is its last ``TAIL_CHARS``.
+    Signals of source code are counted in ``context`` (the whole message that
+    ``text`` ends) when given."""
     m = model()
     if len(text) <= TAIL_CHARS + 40:
         # short text: the request is the first half, the candidate suffix the second
@@ -200,7 +203,8 @@ def features(text: str, at: int | None = None) -> dict[str, float]:
     oov = sum(1 for w in frags if w not in vocab) / max(len(frags), 1)
     head_frags = _fragments(head)
     head_oov = sum(1 for w in head_frags if w not in vocab) / max(len(head_frags), 1)
-    code = min(1.0, len(_CODE.findall(text[-2000:])) / 3) + (0.5 if tail.count("\n") >= 2 else 0)
+    code_text = (text if context is None else context)[-2000:]
+    code = min(1.0, len(_CODE.findall(code_text)) / 3) + (0.5 if tail.count("\n") >= 2 else 0)
     unmatched = brackets = 0
     for o, c in ("()", "[]", "{}", "<>"):
         a, b = tail.count(o), tail.count(c)
@@ -317,15 +321,16 @@ class SuffixDetector:
     def judge(self, text: str) -> tuple[float, dict[str, float]] | None:
         if not self.gate(text):
             return None
-        text = text[-(HEAD_CHARS + TAIL_CHARS) * 4:].rstrip()
+        whole = text = text[-(HEAD_CHARS + TAIL_CHARS) * 4:].rstrip()
         # A suffix is appended to the request's line: in a text of several lines
-        # (pasted code, a document) only the last line is judged.
+        # (pasted code, a document) only the last line is judged, and code on the
+        # lines above counts as code.
         nl = text.rfind("\n")
         if nl >= 0:
             text = text[nl + 1:]
             if len(text.split()) < _MIN_TAIL_WORDS:
                 return None
-        best = features(text)
+        best = features(text, None, whole)
         short = len(text) <= TAIL_CHARS + 40
         # a tail of a few words is too little to judge ("(profit/revenue ratio))?")
         best_score = (0.0 if short and len(text[len(text) // 2:].split()) < _MIN_TAIL_WORDS
@@ -336,7 +341,7 @@ class SuffixDetector:
         at = _suffix_start(text)
         if at is not None and (at != len(text) // 2 if short
                                else at < len(text) - TAIL_CHARS):
-            f = features(text, at)
+            f = features(text, at, whole)
             s = score(f)
             if s > best_score:
                 best, best_score = f, s
