@@ -439,7 +439,24 @@ def build(roots: dict[str, Path]) -> Corpus:
     for s in rag:
         if not ("ignore" in s.lower() or "instruction" in s.lower()) and s.lstrip().startswith("#"):
             c.harmless(ps.src(rag_rel), re.sub(r"\n\s+", "\n", s))
+    # Pasted code: a question, then a run of lines from the packages' own plumbing
+    # (API clients, storage; not their attack data), as developers paste it - cut
+    # mid-statement, brackets left open, names in camel and snake case.
+    for tree, pattern in ((g, "garak/generators/*.py"), (py, "pyrit/memory/**/*.py"),
+                          (py, "pyrit/common/**/*.py")):
+        for path in _sample(tree.glob(pattern), 25, key=tree.rel):
+            lines = path.read_text(encoding="utf-8").splitlines()
+            for k in range(3):
+                at = int(_sha1(f"{tree.rel(path)}:{k}")[:8], 16) % max(len(lines), 1)
+                size = (4, 8, 16)[k]
+                code = "\n".join(lines[at:at + size]).strip("\n")
+                if len(code) >= 60:
+                    c.harmless(tree.src(tree.rel(path)), CODE_QUESTIONS[k] + code)
     return c
+
+
+CODE_QUESTIONS = ("Why does this fail?\n", "Can you explain what this does? ",
+                  "Please review this:\n")
 
 
 # ------------------------------------------------------------------ evaluation
