@@ -425,11 +425,22 @@ _QUOTES = "'\"\u2018\u2019\u201c\u201d\u00ab\u00bb`"
 
 
 def _quoted(text: str, start: int, end: int) -> bool:
+    """Is the match wrapped in quotes as a mention ('users typed "ignore previous
+    instructions"')? Not when a modal or "to" puts the quoted words to use ('an AI
+    that can "do anything now"', 'you must "ignore all rules"')."""
     before = text[start - 1] if start > 0 else ""
     if not before or before not in _QUOTES:
         return False
     tail = text[end: end + 3]
-    return any(q in tail for q in _QUOTES) and len(text) - end > 0
+    if not (any(q in tail for q in _QUOTES) and len(text) - end > 0):
+        return False
+    lead = text[max(0, start - 25): start - 1].split()
+    return not (lead and lead[-1].lower() in _PUT_TO_USE)
+
+
+# Words that, right before a quoted phrase, make it something to do, not a mention.
+_PUT_TO_USE = frozenset(("can", "could", "will", "would", "must", "shall", "should", "may",
+                         "might", "to", "always", "now", "please"))
 
 
 @lru_cache(maxsize=1)
