@@ -438,6 +438,21 @@ def _quoted(text: str, start: int, end: int) -> bool:
     return not (lead and lead[-1].lower() in _PUT_TO_USE)
 
 
+# "... try to get a model to <match>": an attack described, not one aimed at the reader.
+_DESCRIBED = re.compile(
+    r"\b(?:get|gets|getting|got|make|makes|making|made|trick|tricks|tricking|tricked|force|"
+    r"forces|forcing|forced|convince|convinces|convincing|persuade|persuades|persuading|cause|"
+    r"causes|causing|manipulate|manipulates|manipulating)\s+(?:an?|the|other)\s+(?:\w+\s+)?"
+    r"(?:models?|ais?|llms?|chatbots?|assistants?|bots?|systems?)\s+(?:into\s+|to\s+)$",
+    re.IGNORECASE)
+
+
+def _described(text: str, start: int) -> bool:
+    """Does the match follow "get a model to" and its kin (a description of an
+    attack: "prompts like DAN try to get a model to ignore its guidelines")?"""
+    return start > 0 and _DESCRIBED.search(text, max(0, start - 60), start) is not None
+
+
 # Words that, right before a quoted phrase, make it something to do, not a mention.
 _PUT_TO_USE = frozenset(("can", "could", "will", "would", "must", "shall", "should", "may",
                          "might", "to", "always", "now", "please"))
@@ -622,7 +637,8 @@ class PatternSet:
             if rx is None:
                 continue
             for n, m in enumerate(rx.finditer(text)):
-                if skip_quoted and _quoted(text, m.start(), m.end()):
+                if skip_quoted and (_quoted(text, m.start(), m.end())
+                                    or _described(text, m.start())):
                     if n >= 3:
                         break
                     continue
