@@ -9,8 +9,9 @@ inside words, letters glued to brackets), symbol density and how many more of
 the tail's word fragments than of the head's are outside the 30,000 commonest
 English words (an optimized suffix is built of sub-word tokens from many
 languages), minus signals of source code (which also has brackets, but
-balanced and on several lines). A cheap gate (symbols or a case flip in the
-tail) keeps ordinary prompts off the slow path.
+balanced and on several lines). The suffix is looked for on the last line of
+the message, where an attack appends it. A cheap gate (symbols or a case flip
+in the tail) keeps ordinary prompts off the slow path.
 """
 
 from __future__ import annotations
@@ -140,21 +141,22 @@ def vocabulary() -> frozenset[str]:
     return wordfreq.common_words("en", VOCABULARY_WORDS) | model().vocab
 
 
+# Between a lower- and an uppercase letter; a plain replacement string keeps sub() in C.
+_SPLIT_FLIPS = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
 def _fragments(text: str) -> list[str]:
     """Word fragments of three or more letters, split at case flips, lowercase."""
-    return [w.lower() for w in _WORDS.findall(_SPLIT_FLIPS.sub(r"\1 \2", text)) if len(w) >= 3]
-
-
-_SPLIT_FLIPS = re.compile(r"([a-z])([A-Z])")
+    return [w.lower() for w in _WORDS.findall(_SPLIT_FLIPS.sub(" ", text)) if len(w) >= 3]
 
 
 def _weird(token: str) -> bool:
     """A token that is neither a word, a number, nor ordinary punctuation around a word."""
     if _CASE_FLIP.search(token):
         return True
-    letters = sum(c.isalpha() for c in token)
-    syms = sum(c in _SYMBOLS for c in token)
-    return letters > 0 and syms > 0 and not token.startswith(("http", "www"))
+    # a symbol and a letter in it (C-level tests; most tokens have no symbol)
+    return (len(token.translate(_STRIP_SYMBOLS)) != len(token)
+            and any(map(str.isalpha, token)) and not token.startswith(("http", "www")))
 
 
 _SUFFIX_START = re.compile(r"[" + re.escape(_SYMBOLS) + r"]")
