@@ -95,6 +95,17 @@ def test_a_pair_gate_opens_only_with_a_word_of_each_list() -> None:
     assert gate.open_indices(events) == [i for i, v in enumerate(texts.values()) if v]
 
 
+def test_everyday_words_alone_do_not_open_the_shipped_gate() -> None:
+    # words some rule needs, each with nothing that would make it an attack
+    texts = ["Is it true that tomatoes are a fruit?", "Does the discount apply to me?",
+             "Write a markdown table of the planets and their moons.",
+             "What image size does the url preview use?", "Please disregard my previous email.",
+             "Can you override the default font in my Word template?"]
+    ds = DetectorSet.from_config(DetectConfig(), rules_dir=NO_EXTRA)
+    assert ds._gate is not None
+    assert ds._gate.open_indices([_ev(t, i) for i, t in enumerate(texts)]) == []
+
+
 def test_shipped_word_frequencies_cover_the_shipped_packs() -> None:
     import json
 
