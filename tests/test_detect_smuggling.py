@@ -212,3 +212,8 @@ def test_in_a_text_of_several_lines_the_last_line_is_judged(ds) -> None:
              "def readTimeout(fullName: str, modules: dict[str, MypyFile]) -> TypeInfo:\n"
              "    return lookupStdlibTypeinfo(fullName, modules[")
     assert "adv.suffix" not in _rules(ds, paste)
+
+
+def test_the_vocabulary_knows_everyday_programming_words() -> None:
+    # film subtitles, where the word list comes from, rarely say these
+    assert {"bytes", "json", "dict", "tuple", "http", "sqlite"} <= suffix.vocabulary()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from functools import lru_cache
 from itertools import compress
 from pathlib import Path
@@ -137,8 +138,18 @@ def model() -> CharModel:
 @lru_cache(maxsize=1)
 def vocabulary() -> frozenset[str]:
     """Common English words (lowercase): the commonest of pyspellchecker's English
-    list, and the words of the training text (all there is without the list)."""
-    return wordfreq.common_words("en", VOCABULARY_WORDS) | model().vocab
+    list (drawn from film subtitles), the words of the training text (all there is
+    without the list), and the everyday words of programming that subtitles lack
+    ("bytes", "json", "dict"), taken from the running Python's own names."""
+    return wordfreq.common_words("en", VOCABULARY_WORDS) | model().vocab | _technical_words()
+
+
+def _technical_words() -> frozenset[str]:
+    import builtins
+    import keyword
+
+    names = [*sys.stdlib_module_names, *dir(builtins), *keyword.kwlist]
+    return frozenset(f for n in names for f in _fragments(n.replace("_", " ")))
 
 
 # Between a lower- and an uppercase letter; a plain replacement string keeps sub() in C.
