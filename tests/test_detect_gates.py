@@ -121,3 +121,12 @@ def test_shipped_word_frequencies_cover_the_shipped_packs() -> None:
     assert all(abs(shipped[w] - listed[w]) <= 0.001 for w in words)
     # the lists rank words as conversation does: "story" is common, "jailbreak" rare
     assert shipped["story"] > 100 * shipped["jailbreak"]
+
+
+def test_shipped_common_words_are_the_lists_commonest() -> None:
+    from ircon.detect import wordfreq
+
+    shipped = wordfreq.COMMON_EN.read_text(encoding="utf-8").split()
+    assert shipped == wordfreq._ranked("en", wordfreq.COMMON_EN_WORDS), (
+        "run python -m ircon.detect.wordfreq")
+    assert wordfreq.common_english() == frozenset(shipped)

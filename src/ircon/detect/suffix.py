@@ -37,7 +37,6 @@ TRAINING_TEXT = Path(__file__).resolve().parent / "data" / "english.txt"
 TAIL_CHARS = 200
 HEAD_CHARS = 400
 LONG_TAIL_CHARS = 600  # a suffix found where the request ends is judged up to this long
-VOCABULARY_WORDS = 30_000
 _SYMBOLS = "[]{}()<>\\/|*_=+~^`@#$%&"
 _STRIP_SYMBOLS = {ord(c): None for c in _SYMBOLS}
 _CASE_FLIP = re.compile(r"[a-z][A-Z]")
@@ -141,7 +140,7 @@ def vocabulary() -> frozenset[str]:
     list (drawn from film subtitles), the words of the training text (all there is
     without the list), and the everyday words of programming that subtitles lack
     ("bytes", "json", "dict"), taken from the running Python's own names."""
-    return wordfreq.common_words("en", VOCABULARY_WORDS) | model().vocab | _technical_words()
+    return wordfreq.common_english() | model().vocab | _technical_words()
 
 
 def _technical_words() -> frozenset[str]:

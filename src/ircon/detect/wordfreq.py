@@ -7,10 +7,11 @@ frequency lists of pyspellchecker (MIT), built from the OpenSubtitles corpus,
 for the languages the rules cover.
 
 Reading the lists takes most of a second, so the answers for the words of the
-shipped rule packs are kept in ``data/wordfreq.json`` (regenerate it with
-``python -m ircon.detect.wordfreq`` after changing a pack's words; a test checks
-it). The lists are read only for other words (a pack of the user's), once per
-process, and then dropped: only the answers are kept.
+shipped rule packs are kept in ``data/wordfreq.json``, and the commonest English
+words (the suffix detector's vocabulary) in ``data/common-en.txt`` (regenerate
+both with ``python -m ircon.detect.wordfreq`` after changing a pack's words; a
+test checks them). The lists are read only for other words (a pack of the
+user's), once per process, and then dropped: only the answers are kept.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pathlib import Path
 
 LANGUAGES = ("en", "de", "fr", "es", "it")
 SHIPPED = Path(__file__).resolve().parent / "data" / "wordfreq.json"
+COMMON_EN = Path(__file__).resolve().parent / "data" / "common-en.txt"
+COMMON_EN_WORDS = 30_000
 
 _known: dict[str, float] = {}
 _lock = threading.Lock()
@@ -48,14 +51,27 @@ def _load(lang: str) -> dict[str, int] | None:
 
 def common_words(lang: str, top: int) -> frozenset[str]:
     """The ``top`` most frequent alphabetic words of ``lang``'s list (lowercase); empty
-    without the lists. About 0.1 s; callers keep the answer."""
+    without the lists. A quarter of a second; callers keep the answer."""
+    return frozenset(_ranked(lang, top))
+
+
+def _ranked(lang: str, top: int) -> list[str]:
     table = _load(lang)
     if not table:
-        return frozenset()
+        return []
     ranked = sorted(((n, w) for w, n in table.items()
                      if isinstance(w, str) and w.isalpha() and isinstance(n, int)),
                     key=lambda nw: (-nw[0], nw[1]))
-    return frozenset(w for _n, w in ranked[:top])
+    return [w for _n, w in ranked[:top]]
+
+
+def common_english() -> frozenset[str]:
+    """The ``COMMON_EN_WORDS`` commonest English words, as shipped; read from the
+    lists when the shipped file is missing."""
+    try:
+        return frozenset(COMMON_EN.read_text(encoding="utf-8").split())
+    except OSError:
+        return common_words("en", COMMON_EN_WORDS)
 
 
 def per_million(words: Iterable[str]) -> dict[str, float]:
@@ -91,7 +107,8 @@ def from_lists(words: Iterable[str]) -> dict[str, float]:
 
 
 def main() -> None:
-    """Write ``data/wordfreq.json`` for the words of the shipped rule packs."""
+    """Write ``data/wordfreq.json`` for the words of the shipped rule packs, and
+    ``data/common-en.txt``."""
     from ircon.detect.rules import BUNDLED, load_pack, pack_files
 
     words = sorted({w for path in pack_files(BUNDLED) for r in load_pack(path)[0]
@@ -100,6 +117,9 @@ def main() -> None:
     SHIPPED.write_text(json.dumps({w: round(table[w], 3) for w in words}, ensure_ascii=False,
                                   indent=0, sort_keys=True) + "\n", encoding="utf-8")
     print(f"{len(words)} words -> {SHIPPED}")
+    common = _ranked("en", COMMON_EN_WORDS)
+    COMMON_EN.write_text("\n".join(common) + "\n", encoding="utf-8")
+    print(f"{len(common)} words -> {COMMON_EN}")
 
 
 if __name__ == "__main__":
