@@ -86,6 +86,7 @@ class TextGate:
     suspect: re.Pattern[str] | None = None  # a match of this in non-ASCII text opens it
     check: Callable[[str], bool] | None = None  # a cheap test of its own; True opens it
     check_bytes: bytes | None = None  # ``check`` can only be true if one of these is present
+    check_fast: Callable[[str], bool] | None = None  # ``check`` in C, when it is built
     # ``check`` over many texts at once (the batched gate), given the texts, their UTF-8
     # (``surrogatepass``) and that UTF-8 joined by NULs: the same answers, C-level work
     check_many: Callable[[list[str], list[bytes], bytes], list[bool]] | None = None

@@ -16,9 +16,11 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress, repeat
 from operator import or_
+from typing import Any
 
 import hyperscan
 
+from ircon.detect.accel import fast
 from ircon.detect.base import TextGate, current_turn
 from ircon.detect.multimatch import first_per_text, layout, scan_all
 from ircon.detect.patterns import remember_words
@@ -86,12 +88,12 @@ class MergedGate:
     loops. Detectors' own checks run only when one of their bytes is present.
     """
 
-    __slots__ = ("anchor_ids", "anchors", "any_words", "bare_delete", "check_delete",
+    __slots__ = ("anchor_ids", "anchors", "any_words", "bare_delete", "c_gate", "check_delete",
                  "check_many", "checks", "delete", "finders", "literal_db", "long_run",
                  "max_chars", "pair_index", "pairs", "pivot_delete", "rot13", "rot13_ids",
                  "single_ids", "suspect", "suspect_delete", "word_db", "words")
 
-    def __init__(self, gates: list[TextGate]) -> None:
+    def __init__(self, gates: list[TextGate], *, accelerated: bool = True) -> None:
         self.words = frozenset().union(*(g.words for g in gates))
         self.rot13 = frozenset().union(*(g.rot13_words for g in gates))
         self.pairs = tuple(p for g in gates for p in g.pairs)
@@ -151,9 +153,34 @@ class MergedGate:
                                if with_suspect and all(g.suspect_chars for g in with_suspect)
                                else None)
         self.check_many = [g.check_many for g in gates if g.check is not None]
+        self.c_gate = self._c_gate(gates) if accelerated and fast is not None else None
+
+    def _c_gate(self, gates: list[TextGate]) -> Any:
+        """The same gate in C (``_fast.Gate``): one pass per text over its characters
+        that splits, lowercases and looks up words, finds literals and notes the
+        bytes present; it calls back only for checks and suspect patterns, and only
+        when their bytes are present."""
+        assert fast is not None
+        others = frozenset().union(*(o for _a, o in self.pairs))
+        if any(len(w) > 64 for w in self.any_words | others):
+            return None  # the C gate looks up words of up to 64 bytes
+        vocab = [(w, w in self.words, w in self.rot13,
+                  [k for k, (a, _o) in enumerate(self.pairs) if w in a],
+                  [k for k, (_a, o) in enumerate(self.pairs) if w in o])
+                 for w in sorted(self.any_words | others)]
+        literals = sorted({lit for g in gates for lit in g.literals if lit})
+        bare = bytes(b for b in range(256) if b not in self.bare_delete)
+        checks = [(g.check_fast or g.check, g.check_bytes) for g in gates
+                  if g.check is not None]
+        leads = (None if self.suspect_delete is None
+                 else bytes(b for b in range(256) if b not in self.suspect_delete))
+        return fast.Gate(vocab, len(self.pairs), len(self.long_run), self.max_chars, literals,
+                         bare, checks, list(self.suspect), leads)
 
     def quiet(self, event: TelemetryEvent) -> bool:
         """True when no new-turn text of ``event`` opens any of the gates."""
+        if self.c_gate is not None:
+            return not any(self.c_gate.opened([t for _i, _r, t in current_turn(event)]))
         for _idx, _role, text in current_turn(event):
             if len(text) > self.max_chars:
                 return False
@@ -199,6 +226,10 @@ class MergedGate:
     def open_indices(self, events: Sequence[TelemetryEvent]) -> list[int]:
         """Indices of the events of which some new-turn text opens the gate
         (exactly the events for which ``quiet`` is False), ascending."""
+        if self.c_gate is not None:
+            assert fast is not None
+            texts, owners = fast.turn_texts(events, _APP_ROLES, current_turn)
+            return sorted(set(compress(owners, self.c_gate.opened(texts))))
         texts, owners = turn_texts(events)
         if not texts:
             return []

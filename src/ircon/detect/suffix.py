@@ -26,6 +26,7 @@ from pathlib import Path
 import hyperscan
 
 from ircon.detect import wordfreq
+from ircon.detect.accel import fast
 from ircon.detect.base import BuildContext, TextGate, current_turn, excerpt, finding
 from ircon.detect.multimatch import layout, scan_all
 from ircon.detect.rules import Rule
@@ -38,6 +39,7 @@ TAIL_CHARS = 200
 HEAD_CHARS = 400
 LONG_TAIL_CHARS = 600  # a suffix found where the request ends is judged up to this long
 _SYMBOLS = "[]{}()<>\\/|*_=+~^`@#$%&"
+_MIN_GATE_CHARS = 40  # shorter texts are never judged
 _STRIP_SYMBOLS = {ord(c): None for c in _SYMBOLS}
 _CASE_FLIP = re.compile(r"[a-z][A-Z]")
 # The same test as ``_CASE_FLIP.search``, started on the (rarer) capital letter so
@@ -266,7 +268,7 @@ def gate_many(texts: list[str], utf8: list[bytes], joined: bytes | None = None) 
         return [SuffixDetector.gate(t) for t in texts]
     # the symbols of each tail: a few bytes each, most texts none
     syms = buf.translate(None, _NOT_SYMBOLS_NUL).split(b"\x00")
-    cand = [j for j in compress(range(n), syms) if len(texts[j]) >= 40]
+    cand = [j for j in compress(range(n), syms) if len(texts[j]) >= _MIN_GATE_CHARS]
     if not cand:
         return [False] * n
     # case flips, searched in the candidates' tails only
@@ -312,7 +314,7 @@ class SuffixDetector:
 
     @staticmethod
     def gate(text: str) -> bool:
-        if len(text) < 40:
+        if len(text) < _MIN_GATE_CHARS:
             return False
         tail = text[-TAIL_CHARS:]
         # Symbols are ASCII: counting them in the UTF-8 bytes is exact, and a bytes
@@ -386,7 +388,9 @@ class SuffixDetector:
     def text_gate(self) -> TextGate:
         if self.rule is None:
             return TextGate()
-        return TextGate(check=self.gate, check_bytes=_SYMBOL_BYTES, check_many=gate_many)
+        return TextGate(check=self.gate, check_bytes=_SYMBOL_BYTES, check_many=gate_many,
+                        check_fast=None if fast is None else fast.SuffixGate(
+                            TAIL_CHARS, _MIN_GATE_CHARS, _SYMBOL_BYTES))
 
     def flush(self) -> list[Finding]:
         return []

@@ -1,0 +1,895 @@
+/* C loops for the hot paths of the detectors (module ircon.detect._fast).
+ *
+ * Every function here has a pure-Python twin that gives the same answers, and
+ * the tests compare the two on generated and hostile input; this module only
+ * makes them cheaper. It is optional: without a C compiler ircon runs the
+ * Python paths.
+ *
+ * Texts are attacker-written. Nothing here allocates per character, every loop
+ * is bounded by the length of its input, and words longer than the longest
+ * gate word are hashed no further than they need to be.
+ *
+ *   Gate(vocab, long_word, max_chars, literals, bare, checks, suspect, leads)
+ *       .opened(texts) -> list[bool]     the merged text gate of gate.py, per text
+ *   turn_texts(events, app_roles, current_turn) -> (texts, owners)
+ *   SuffixGate(tail_chars, min_chars, symbols)(text) -> bool
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ helpers */
+
+/* A 256-bit set of byte values. */
+typedef struct { uint64_t w[4]; } byteset;
+
+static inline void bs_add(byteset *s, unsigned b) { s->w[b >> 6] |= (uint64_t)1 << (b & 63); }
+static inline int bs_has(const byteset *s, unsigned b) { return (s->w[b >> 6] >> (b & 63)) & 1; }
+static inline int bs_meets(const byteset *a, const byteset *b) {
+    return ((a->w[0] & b->w[0]) | (a->w[1] & b->w[1]) | (a->w[2] & b->w[2]) |
+            (a->w[3] & b->w[3])) != 0;
+}
+
+static int bs_from_bytes(PyObject *obj, byteset *out) {
+    memset(out, 0, sizeof(*out));
+    if (obj == Py_None) return 0;
+    if (!PyBytes_Check(obj)) {
+        PyErr_SetString(PyExc_TypeError, "expected bytes");
+        return -1;
+    }
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(obj);
+    Py_ssize_t n = PyBytes_GET_SIZE(obj);
+    for (Py_ssize_t i = 0; i < n; i++) bs_add(out, p[i]);
+    return 0;
+}
+
+/* UTF-8 of one code point, surrogates included (as "surrogatepass" writes them). */
+static inline int utf8_of(Py_UCS4 c, unsigned char *out) {
+    if (c < 0x80) { out[0] = (unsigned char)c; return 1; }
+    if (c < 0x800) {
+        out[0] = (unsigned char)(0xC0 | (c >> 6));
+        out[1] = (unsigned char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        out[0] = (unsigned char)(0xE0 | (c >> 12));
+        out[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+        out[2] = (unsigned char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    out[0] = (unsigned char)(0xF0 | (c >> 18));
+    out[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+    out[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+    out[3] = (unsigned char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+#define WORD_BUF 64  /* longer words are never looked up (see end_word) */
+
+/* A hash of a word of n bytes (n <= WORD_BUF) held in a buffer with at least 8
+ * readable bytes past it: 8 bytes at a time, the last load masked. */
+static inline uint64_t word_hash(const unsigned char *p, Py_ssize_t n) {
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
+    while (n > 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        h = (h ^ v) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t v;
+    memcpy(&v, p, 8);
+    v &= n == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (8 * n)) - 1);
+    h = (h ^ v) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+}
+
+/* ------------------------------------------------------------ word breaks */
+
+/* What rules.word_bytes turns into a space: the separators, and whatever
+ * str.isspace() calls whitespace. */
+static unsigned char ascii_break[128];
+#define C_BREAK 1
+#define C_LITERAL 2
+static unsigned char ascii_class[256];  /* C_BREAK for the ASCII breaks */
+static unsigned char ascii_lower[256];
+static const Py_UCS4 wide_separators[] = {
+    0x00a1, 0x00ab, 0x00bb, 0x00bf, 0x2018, 0x2019, 0x201a, 0x201b, 0x201c, 0x201d,
+    0x201e, 0x2013, 0x2014, 0x2026, 0x00a0, 0x2009, 0x202f, 0x3000};
+
+static void init_breaks(void) {
+    const char *seps = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+    memset(ascii_break, 0, sizeof(ascii_break));
+    for (const char *p = seps; *p; p++) ascii_break[(unsigned char)*p] = 1;
+    for (int c = 0; c < 128; c++)
+        if (Py_UNICODE_ISSPACE(c)) ascii_break[c] = 1;
+    for (int c = 0; c < 256; c++) {
+        ascii_class[c] = c < 128 && ascii_break[c] ? C_BREAK : 0;
+        ascii_lower[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+}
+
+static inline int is_break(Py_UCS4 c) {
+    if (c < 128) return ascii_break[c];
+    if (Py_UNICODE_ISSPACE(c)) return 1;
+    for (size_t i = 0; i < sizeof(wide_separators) / sizeof(wide_separators[0]); i++)
+        if (wide_separators[i] == c) return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------- Gate */
+
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t len;     /* bytes */
+    const char *word;   /* into the vocab's bytes objects (kept alive by the Gate) */
+    int single;         /* opens alone */
+    int rot13;          /* two distinct ones open */
+    uint64_t *anchor;   /* pair bit sets (npair_words each), or NULL */
+    uint64_t *other;
+} vocab_entry;
+
+typedef struct {
+    Py_UCS4 first;
+    Py_ssize_t len;     /* code points */
+    Py_UCS4 *chars;
+} literal_entry;
+
+#define BLOOM_BITS 65536
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *keep;          /* the vocab list: its bytes objects back the entries */
+    vocab_entry *entries;
+    Py_ssize_t nentries;
+    Py_ssize_t *table;       /* open addressing: index into entries, -1 empty */
+    uint64_t bloom[BLOOM_BITS / 64];  /* two bits per word: most words miss here */
+    Py_ssize_t mask;
+    Py_ssize_t max_word;     /* longest vocab word, bytes */
+    Py_ssize_t npair_words;  /* uint64 words per pair bit set */
+    uint64_t *pair_pool;
+    Py_ssize_t long_word;    /* 0: off */
+    Py_ssize_t max_chars;
+    literal_entry *literals;
+    Py_ssize_t nliterals;
+    byteset literal_firsts;  /* ASCII first characters of literals */
+    unsigned char ascii_class[256];  /* C_BREAK, C_LITERAL (a literal's first) */
+    int wide_literal;        /* some literal starts with a non-ASCII character */
+    byteset bare;
+    PyObject *checks;        /* tuple of callables */
+    byteset *check_bytes;    /* per check */
+    int *check_any;          /* per check: no byte condition */
+    PyObject *suspect;       /* tuple of compiled patterns */
+    byteset leads;
+    int leads_all;           /* no lead byte condition */
+} GateObject;
+
+static void gate_dealloc(GateObject *self) {
+    Py_XDECREF(self->keep);
+    Py_XDECREF(self->checks);
+    Py_XDECREF(self->suspect);
+    PyMem_Free(self->entries);
+    PyMem_Free(self->table);
+    PyMem_Free(self->pair_pool);
+    if (self->literals) {
+        for (Py_ssize_t i = 0; i < self->nliterals; i++) PyMem_Free(self->literals[i].chars);
+        PyMem_Free(self->literals);
+    }
+    PyMem_Free(self->check_bytes);
+    PyMem_Free(self->check_any);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static uint64_t hash_bytes(const char *p, Py_ssize_t n) {
+    unsigned char buf[WORD_BUF + 8];
+    memset(buf, 0, sizeof(buf));
+    memcpy(buf, p, n);
+    return word_hash(buf, n);
+}
+
+static int set_pair_bits(PyObject *seq, uint64_t *bits, Py_ssize_t npairs) {
+    PyObject *fast = PySequence_Fast(seq, "pair ids must be a sequence");
+    if (!fast) return -1;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast); i++) {
+        Py_ssize_t k = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(fast, i));
+        if (k == -1 && PyErr_Occurred()) { Py_DECREF(fast); return -1; }
+        if (k < 0 || k >= npairs) {
+            Py_DECREF(fast);
+            PyErr_SetString(PyExc_ValueError, "pair id out of range");
+            return -1;
+        }
+        bits[k >> 6] |= (uint64_t)1 << (k & 63);
+    }
+    Py_DECREF(fast);
+    return 0;
+}
+
+/* Gate(vocab, npairs, long_word, max_chars, literals, bare, checks, suspect, leads)
+ *   vocab: list of (word: bytes, single: bool, rot13: bool, anchor_pairs, other_pairs)
+ *   literals: list of str; bare, leads: bytes (leads None: no condition)
+ *   checks: list of (callable, bytes | None); suspect: list of compiled patterns */
+static int gate_init(GateObject *self, PyObject *args, PyObject *kwds) {
+    PyObject *vocab, *literals, *bare, *checks, *suspect, *leads;
+    Py_ssize_t npairs, long_word, max_chars;
+    if (!PyArg_ParseTuple(args, "O!nnnO!SO!O!O", &PyList_Type, &vocab, &npairs, &long_word,
+                          &max_chars, &PyList_Type, &literals, &bare, &PyList_Type, &checks,
+                          &PyList_Type, &suspect, &leads))
+        return -1;
+    if (self->keep) {
+        PyErr_SetString(PyExc_RuntimeError, "Gate is initialized once");
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(vocab);
+    self->keep = PyList_GetSlice(vocab, 0, n);  /* a copy: the caller may change its list */
+    if (!self->keep) return -1;
+    self->nentries = n;
+    self->entries = PyMem_Calloc(n ? n : 1, sizeof(vocab_entry));
+    Py_ssize_t size = 16;
+    while (size < 2 * n + 16) size <<= 1;
+    self->table = PyMem_Malloc(size * sizeof(Py_ssize_t));
+    self->mask = size - 1;
+    self->npair_words = (npairs + 63) / 64;
+    self->pair_pool = PyMem_Calloc(2 * (n ? n : 1) * (self->npair_words ? self->npair_words : 1),
+                                   sizeof(uint64_t));
+    if (!self->entries || !self->table || !self->pair_pool) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i <= self->mask; i++) self->table[i] = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(self->keep, i);
+        PyObject *word, *apairs, *opairs;
+        int single, rot13;
+        if (!PyTuple_Check(item) ||
+            !PyArg_ParseTuple(item, "SppOO", &word, &single, &rot13, &apairs, &opairs)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "bad vocab entry");
+            return -1;
+        }
+        vocab_entry *e = &self->entries[i];
+        e->word = PyBytes_AS_STRING(word);
+        e->len = PyBytes_GET_SIZE(word);
+        if (e->len == 0 || e->len > WORD_BUF) {
+            PyErr_SetString(PyExc_ValueError, "gate words are 1 to 64 bytes");
+            return -1;
+        }
+        e->hash = hash_bytes(e->word, e->len);
+        e->single = single;
+        e->rot13 = rot13;
+        if (e->len > self->max_word) self->max_word = e->len;
+        if (PyObject_Length(apairs) > 0) {
+            e->anchor = self->pair_pool + (2 * i) * self->npair_words;
+            if (set_pair_bits(apairs, e->anchor, npairs) < 0) return -1;
+        } else if (PyErr_Occurred()) return -1;
+        if (PyObject_Length(opairs) > 0) {
+            e->other = self->pair_pool + (2 * i + 1) * self->npair_words;
+            if (set_pair_bits(opairs, e->other, npairs) < 0) return -1;
+        } else if (PyErr_Occurred()) return -1;
+        self->bloom[(e->hash >> 6) & (BLOOM_BITS / 64 - 1)] |= (uint64_t)1 << (e->hash & 63);
+        self->bloom[(e->hash >> 42) & (BLOOM_BITS / 64 - 1)] |= (uint64_t)1 << ((e->hash >> 36) & 63);
+        Py_ssize_t slot = (Py_ssize_t)(e->hash & (uint64_t)self->mask);
+        while (self->table[slot] >= 0) {
+            vocab_entry *o = &self->entries[self->table[slot]];
+            if (o->len == e->len && memcmp(o->word, e->word, e->len) == 0) {
+                PyErr_SetString(PyExc_ValueError, "a word is listed twice");
+                return -1;
+            }
+            slot = (slot + 1) & self->mask;
+        }
+        self->table[slot] = i;
+    }
+    self->long_word = long_word;
+    self->max_chars = max_chars;
+    /* literals, as code points: a UTF-8 literal of whole characters is found in UTF-8
+     * exactly where its characters are found in the text */
+    self->nliterals = PyList_GET_SIZE(literals);
+    self->literals = PyMem_Calloc(self->nliterals ? self->nliterals : 1, sizeof(literal_entry));
+    if (!self->literals) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < self->nliterals; i++) {
+        PyObject *lit = PyList_GET_ITEM(literals, i);
+        if (!PyUnicode_Check(lit) || PyUnicode_GET_LENGTH(lit) == 0) {
+            PyErr_SetString(PyExc_TypeError, "literals must be non-empty str");
+            return -1;
+        }
+        literal_entry *le = &self->literals[i];
+        le->chars = PyUnicode_AsUCS4Copy(lit);
+        if (!le->chars) return -1;
+        le->len = PyUnicode_GET_LENGTH(lit);
+        le->first = le->chars[0];
+        if (le->first < 128) bs_add(&self->literal_firsts, le->first);
+        else self->wide_literal = 1;
+    }
+    for (int c = 0; c < 256; c++)
+        self->ascii_class[c] = (unsigned char)(ascii_class[c] |
+                                               (bs_has(&self->literal_firsts, c) ? C_LITERAL : 0));
+    if (bs_from_bytes(bare, &self->bare) < 0) return -1;
+    Py_ssize_t nchecks = PyList_GET_SIZE(checks);
+    self->checks = PyTuple_New(nchecks);
+    self->check_bytes = PyMem_Calloc(nchecks ? nchecks : 1, sizeof(byteset));
+    self->check_any = PyMem_Calloc(nchecks ? nchecks : 1, sizeof(int));
+    if (!self->checks || !self->check_bytes || !self->check_any) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nchecks; i++) {
+        PyObject *item = PyList_GET_ITEM(checks, i);
+        PyObject *fn, *cb;
+        if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "OO", &fn, &cb)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "bad check entry");
+            return -1;
+        }
+        Py_INCREF(fn);
+        PyTuple_SET_ITEM(self->checks, i, fn);
+        self->check_any[i] = cb == Py_None;
+        if (bs_from_bytes(cb, &self->check_bytes[i]) < 0) return -1;
+    }
+    self->suspect = PyList_AsTuple(suspect);
+    if (!self->suspect) return -1;
+    self->leads_all = leads == Py_None;
+    if (bs_from_bytes(leads, &self->leads) < 0) return -1;
+    return 0;
+}
+
+static inline const vocab_entry *lookup(const GateObject *g, uint64_t h, const char *w,
+                                        Py_ssize_t n) {
+    if (!((g->bloom[(h >> 6) & (BLOOM_BITS / 64 - 1)] >> (h & 63)) & 1) ||
+        !((g->bloom[(h >> 42) & (BLOOM_BITS / 64 - 1)] >> ((h >> 36) & 63)) & 1))
+        return NULL;
+    Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)g->mask);
+    Py_ssize_t k;
+    while ((k = g->table[slot]) >= 0) {
+        const vocab_entry *e = &g->entries[k];
+        if (e->hash == h && e->len == n && memcmp(e->word, w, n) == 0) return e;
+        slot = (slot + 1) & g->mask;
+    }
+    return NULL;
+}
+
+/* The scan of one text: its words (looked up as they end), the bytes of its
+ * UTF-8, the literals found. */
+typedef struct {
+    const GateObject *g;
+    uint64_t *anchors;   /* pair bits of anchor words seen */
+    uint64_t *others;    /* pair bits of other-side words seen */
+    const vocab_entry *rot13_first;
+    unsigned char buf[WORD_BUF + 8];  /* the current word (+8: whole-word loads) */
+    Py_ssize_t len;      /* its length in bytes (keeps counting past buf) */
+    unsigned char seen[256];          /* byte values present in the text's UTF-8 */
+} scan_state;
+
+static void scan_start(scan_state *s, const GateObject *g, uint64_t *pairbuf) {
+    s->g = g;
+    s->anchors = pairbuf;
+    s->others = pairbuf + g->npair_words;
+    memset(pairbuf, 0, 2 * g->npair_words * sizeof(uint64_t));
+    s->rot13_first = NULL;
+    s->len = 0;
+    memset(s->seen, 0, sizeof(s->seen));
+}
+
+/* The current word ended: look it up. Returns 1 when the text opens. */
+static inline int end_word(scan_state *s) {
+    const GateObject *g = s->g;
+    Py_ssize_t n = s->len;
+    s->len = 0;
+    if (g->long_word && n >= g->long_word) return 1;
+    if (n > g->max_word) return 0;
+    const vocab_entry *e = lookup(g, word_hash(s->buf, n), (const char *)s->buf, n);
+    if (!e) return 0;
+    if (e->single) return 1;
+    if (e->rot13) {
+        if (s->rot13_first == NULL) s->rot13_first = e;
+        else if (s->rot13_first != e) return 1;
+    }
+    if (e->anchor || e->other) {
+        int hit = 0;
+        for (Py_ssize_t i = 0; i < g->npair_words; i++) {
+            if (e->anchor) s->anchors[i] |= e->anchor[i];
+            if (e->other) s->others[i] |= e->other[i];
+            hit |= (s->anchors[i] & s->others[i]) != 0;
+        }
+        if (hit) return 1;
+    }
+    return 0;
+}
+
+static inline void add_byte(scan_state *s, unsigned char b) {
+    if (s->len < WORD_BUF) s->buf[s->len] = b;
+    s->len++;
+}
+
+/* A literal starts at ``i`` of the text (compared as code points). */
+static int literal_at(const GateObject *g, int kind, const void *data, Py_ssize_t n,
+                      Py_ssize_t i, Py_UCS4 c) {
+    for (Py_ssize_t k = 0; k < g->nliterals; k++) {
+        const literal_entry *le = &g->literals[k];
+        if (le->first != c || le->len > n - i) continue;
+        Py_ssize_t j = 1;
+        while (j < le->len && PyUnicode_READ(kind, data, i + j) == le->chars[j]) j++;
+        if (j == le->len) return 1;
+    }
+    return 0;
+}
+
+/* The words of a lowercase text (kind 1, 2 or 4): 1 when they open the gate. */
+static int scan_words(scan_state *s, PyObject *low) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(low);
+    int kind = PyUnicode_KIND(low);
+    const void *data = PyUnicode_DATA(low);
+    unsigned char u[4];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (is_break(c)) {
+            if (s->len && end_word(s)) return 1;
+        } else if (c < 128) {
+            add_byte(s, (unsigned char)c);
+        } else {
+            int k = utf8_of(c, u);
+            for (int j = 0; j < k; j++) add_byte(s, u[j]);
+        }
+    }
+    return s->len && end_word(s);
+}
+
+/* Whether str.lower() of a character can be had one character at a time: all but
+ * the capital sigma, whose lowercase depends on its neighbours. */
+#if PY_VERSION_HEX < 0x030D0000
+#define HAVE_LOWER_FULL 1
+#else
+#define HAVE_LOWER_FULL 0
+#endif
+
+/* One pass over a text that is not ASCII: the bytes of its UTF-8, literals and (when
+ * ``words``) its words, each character lowercased as str.lower() does. Returns 1
+ * (opens), 0, or 2: the words need str.lower() of the whole text. */
+#define SCAN_WIDE(T)                                                                  \
+    for (Py_ssize_t i = 0; i < n; i++) {                                              \
+        Py_UCS4 c = ((const T *)data)[i];                                             \
+        if (c < 128) {                                                                \
+            s->seen[c] = 1;                                                           \
+            if (bs_has(&g->literal_firsts, c) && literal_at(g, kind, data, n, i, c))  \
+                return 1;                                                             \
+            if (!words) continue;                                                     \
+            if (ascii_class[c] & C_BREAK) {                                           \
+                if (s->len && end_word(s)) return 1;                                  \
+            } else {                                                                  \
+                add_byte(s, ascii_lower[c]);                                          \
+            }                                                                         \
+            continue;                                                                 \
+        }                                                                             \
+        int k = utf8_of(c, u);                                                        \
+        for (int j = 0; j < k; j++) s->seen[u[j]] = 1;                                \
+        if (g->wide_literal && literal_at(g, kind, data, n, i, c)) return 1;          \
+        if (!words) continue;                                                         \
+        if (!HAVE_LOWER_FULL || c == 0x3A3) {                                         \
+            words = 0;                                                                \
+            slow = 1;                                                                 \
+            continue;                                                                 \
+        }                                                                             \
+        int m = lower_full(c, low);                                                   \
+        for (int q = 0; q < m; q++) {                                                 \
+            Py_UCS4 d = low[q];                                                       \
+            if (is_break(d)) {                                                        \
+                if (s->len && end_word(s)) return 1;                                  \
+            } else {                                                                  \
+                int kk = utf8_of(d, u);                                               \
+                for (int j = 0; j < kk; j++) add_byte(s, u[j]);                       \
+            }                                                                         \
+        }                                                                             \
+    }
+
+static inline int lower_full(Py_UCS4 c, Py_UCS4 *out) {
+#if HAVE_LOWER_FULL
+    return _PyUnicode_ToLowerFull(c, out);
+#else
+    out[0] = c;
+    return 1;
+#endif
+}
+
+static int scan_wide(scan_state *s, PyObject *text) {
+    const GateObject *g = s->g;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    int words = g->nentries || g->long_word;
+    int want_words = words;
+    int slow = 0;
+    unsigned char u[4];
+    Py_UCS4 low[3];
+    if (kind == PyUnicode_1BYTE_KIND) {
+        SCAN_WIDE(Py_UCS1)
+    } else if (kind == PyUnicode_2BYTE_KIND) {
+        SCAN_WIDE(Py_UCS2)
+    } else {
+        SCAN_WIDE(Py_UCS4)
+    }
+    if (words && s->len && end_word(s)) return 1;
+    if (slow && want_words) {
+        /* start the words over, on str.lower() of the whole text */
+        memset(s->anchors, 0, 2 * g->npair_words * sizeof(uint64_t));
+        s->rot13_first = NULL;
+        s->len = 0;
+        PyObject *lowered = PyObject_CallMethod(text, "lower", NULL);
+        if (!lowered) return -1;
+        int r = scan_words(s, lowered);
+        Py_DECREF(lowered);
+        if (r) return 1;
+    }
+    return 0;
+}
+
+static inline int seen_any(const scan_state *s, const byteset *set) {
+    for (int w = 0; w < 4; w++) {
+        uint64_t bits = set->w[w];
+        while (bits) {
+            int b = __builtin_ctzll(bits);
+            if (s->seen[w * 64 + b]) return 1;
+            bits &= bits - 1;
+        }
+    }
+    return 0;
+}
+
+static PyTypeObject SuffixGateType;
+static int suffix_judge_any(PyObject *fn, PyObject *text);
+
+static int truthy_call(PyObject *fn, PyObject *arg) {
+    if (Py_TYPE(fn) == &SuffixGateType) return suffix_judge_any(fn, arg);
+    PyObject *r = PyObject_CallOneArg(fn, arg);
+    if (!r) return -1;
+    int t = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return t;
+}
+
+/* 1: the text opens the gate; 0: quiet; -1: error */
+static int gate_opens(const GateObject *g, PyObject *text, scan_state *s, uint64_t *pairbuf) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "texts must be str");
+        return -1;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (n > g->max_chars) return 1;
+    scan_start(s, g, pairbuf);
+    int ascii = PyUnicode_IS_ASCII(text);
+    if (ascii) {
+        /* one pass: words (lowercased by table), bytes present, literals; the loop
+         * state is in locals (stores to the byte arrays may alias any field) */
+        const unsigned char *p = PyUnicode_DATA(text);
+        const unsigned char *cls = g->ascii_class;
+        unsigned char *seen = s->seen, *buf = s->buf;
+        int words = g->nentries || g->long_word;
+        Py_ssize_t len = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            unsigned char c = p[i];
+            unsigned char k = cls[c];
+            seen[c] = 1;
+            if (k & C_BREAK) {
+                if (len) {
+                    s->len = len;
+                    if (words && end_word(s)) return 1;
+                    len = 0;
+                }
+            } else {
+                if (len < WORD_BUF) buf[len] = ascii_lower[c];
+                len++;
+            }
+            if ((k & C_LITERAL) && literal_at(g, PyUnicode_1BYTE_KIND, p, n, i, c)) return 1;
+        }
+        s->len = len;
+        if (len && words && end_word(s)) return 1;
+    } else {
+        int r = scan_wide(s, text);
+        if (r) return r;
+    }
+    if (seen_any(s, &g->bare)) return 1;
+    Py_ssize_t nchecks = PyTuple_GET_SIZE(g->checks);
+    for (Py_ssize_t i = 0; i < nchecks; i++) {
+        if (!g->check_any[i] && !seen_any(s, &g->check_bytes[i])) continue;
+        int t = truthy_call(PyTuple_GET_ITEM(g->checks, i), text);
+        if (t) return t;
+    }
+    Py_ssize_t nsus = PyTuple_GET_SIZE(g->suspect);
+    if (!ascii && nsus && (g->leads_all || seen_any(s, &g->leads))) {
+        for (Py_ssize_t i = 0; i < nsus; i++) {
+            PyObject *m = PyObject_CallMethod(PyTuple_GET_ITEM(g->suspect, i), "search", "O",
+                                              text);
+            if (!m) return -1;
+            int found = m != Py_None;
+            Py_DECREF(m);
+            if (found) return 1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *gate_opened(GateObject *self, PyObject *texts) {
+    PyObject *fast = PySequence_Fast(texts, "texts must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject *out = PyList_New(n);
+    uint64_t *pairbuf = PyMem_Calloc(2 * (self->npair_words ? self->npair_words : 1),
+                                     sizeof(uint64_t));
+    scan_state *state = PyMem_Malloc(sizeof(scan_state));
+    if (!out || !pairbuf || !state) {
+        Py_DECREF(fast);
+        Py_XDECREF(out);
+        PyMem_Free(pairbuf);
+        PyMem_Free(state);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int r = gate_opens(self, PySequence_Fast_GET_ITEM(fast, i), state, pairbuf);
+        if (r < 0) {
+            Py_DECREF(fast);
+            Py_DECREF(out);
+            PyMem_Free(pairbuf);
+            PyMem_Free(state);
+            return NULL;
+        }
+        PyObject *b = r ? Py_True : Py_False;
+        Py_INCREF(b);
+        PyList_SET_ITEM(out, i, b);
+    }
+    Py_DECREF(fast);
+    PyMem_Free(pairbuf);
+    PyMem_Free(state);
+    return out;
+}
+
+static PyMethodDef gate_methods[] = {
+    {"opened", (PyCFunction)gate_opened, METH_O,
+     "opened(texts) -> list[bool]: which texts open the merged gate."},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject GateType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ircon.detect._fast.Gate",
+    .tp_basicsize = sizeof(GateObject),
+    .tp_dealloc = (destructor)gate_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The merged text gate (see gate.MergedGate), per text in C.",
+    .tp_methods = gate_methods,
+    .tp_init = (initproc)gate_init,
+    .tp_new = PyType_GenericNew,
+};
+
+/* ------------------------------------------------------------- turn texts */
+
+static PyObject *s_messages, *s_role, *s_content, *s_user, *s_assistant;
+
+static int role_is(PyObject *msg, PyObject *name, PyObject **role_out) {
+    PyObject *role = PyObject_GetAttr(msg, s_role);
+    if (!role) return -1;
+    int eq = PyUnicode_Check(role) && PyUnicode_Compare(role, name) == 0;
+    if (role_out) *role_out = role;
+    else Py_DECREF(role);
+    return eq;
+}
+
+/* turn_texts(events, app_roles, current_turn) -> (texts, owners): gate.turn_texts */
+static PyObject *turn_texts(PyObject *mod, PyObject *args) {
+    PyObject *events, *app_roles, *current_turn;
+    if (!PyArg_ParseTuple(args, "OOO", &events, &app_roles, &current_turn)) return NULL;
+    PyObject *fast = PySequence_Fast(events, "events must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject *texts = PyList_New(0), *more_t = PyList_New(0), *more_o = PyList_New(0);
+    PyObject *result = NULL;
+    if (!texts || !more_t || !more_o) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *ev = PySequence_Fast_GET_ITEM(fast, i);
+        PyObject *attr = PyObject_GetAttr(ev, s_messages);
+        if (!attr) goto done;
+        PyObject *ms = PySequence_Fast(attr, "messages must be a sequence");
+        Py_DECREF(attr);
+        if (!ms) goto done;
+        PyObject *text = NULL;
+        Py_ssize_t nm = PySequence_Fast_GET_SIZE(ms);
+        if (nm > 0) {
+            PyObject *last = PySequence_Fast_GET_ITEM(ms, nm - 1);
+            int usual = role_is(last, s_user, NULL);
+            if (usual > 0 && nm > 1) {
+                int a = role_is(PySequence_Fast_GET_ITEM(ms, nm - 2), s_assistant, NULL);
+                if (a < 0) usual = -1;
+                else if (!a) {
+                    usual = 0;
+                    if (nm == 2) {
+                        PyObject *role = PyObject_GetAttr(PySequence_Fast_GET_ITEM(ms, 0), s_role);
+                        if (!role) usual = -1;
+                        else {
+                            int c = PySequence_Contains(app_roles, role);
+                            Py_DECREF(role);
+                            usual = c;
+                        }
+                    }
+                }
+            }
+            if (usual < 0) { Py_DECREF(ms); goto done; }
+            if (usual) {
+                text = PyObject_GetAttr(last, s_content);
+                if (!text) { Py_DECREF(ms); goto done; }
+            } else {
+                PyObject *turn = PyObject_CallOneArg(current_turn, ev);
+                if (!turn) { Py_DECREF(ms); goto done; }
+                PyObject *tf = PySequence_Fast(turn, "current_turn must give a sequence");
+                Py_DECREF(turn);
+                if (!tf) { Py_DECREF(ms); goto done; }
+                PyObject *owner = PyLong_FromSsize_t(i);
+                if (!owner) { Py_DECREF(tf); Py_DECREF(ms); goto done; }
+                for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(tf); k++) {
+                    PyObject *item = PySequence_Fast_GET_ITEM(tf, k);
+                    PyObject *content = PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 3
+                        ? PyTuple_GET_ITEM(item, 2) : NULL;
+                    if (!content) {
+                        PyErr_SetString(PyExc_TypeError, "current_turn items are triples");
+                    }
+                    if (!content || PyList_Append(more_t, content) < 0 ||
+                        PyList_Append(more_o, owner) < 0) {
+                        Py_DECREF(owner); Py_DECREF(tf); Py_DECREF(ms);
+                        goto done;
+                    }
+                }
+                Py_DECREF(owner);
+                Py_DECREF(tf);
+            }
+        }
+        Py_DECREF(ms);
+        if (!text) {
+            text = PyUnicode_New(0, 0);
+            if (!text) goto done;
+        }
+        int rc = PyList_Append(texts, text);
+        Py_DECREF(text);
+        if (rc < 0) goto done;
+    }
+    {
+        Py_ssize_t nt = PyList_GET_SIZE(texts), nmore = PyList_GET_SIZE(more_t);
+        PyObject *owners = PyList_New(nt + nmore);
+        if (!owners) goto done;
+        for (Py_ssize_t i = 0; i < nt; i++) {
+            PyObject *v = PyLong_FromSsize_t(i);
+            if (!v) { Py_DECREF(owners); goto done; }
+            PyList_SET_ITEM(owners, i, v);
+        }
+        for (Py_ssize_t i = 0; i < nmore; i++) {
+            PyObject *v = PyList_GET_ITEM(more_o, i);
+            Py_INCREF(v);
+            PyList_SET_ITEM(owners, nt + i, v);
+            if (PyList_Append(texts, PyList_GET_ITEM(more_t, i)) < 0) {
+                Py_DECREF(owners);
+                goto done;
+            }
+        }
+        result = PyTuple_Pack(2, texts, owners);
+        Py_DECREF(owners);
+    }
+done:
+    Py_DECREF(fast);
+    Py_XDECREF(texts);
+    Py_XDECREF(more_t);
+    Py_XDECREF(more_o);
+    return result;
+}
+
+/* ------------------------------------------------------------ suffix gate */
+
+/* SuffixGate(tail_chars, min_chars, symbols)(text) -> bool: SuffixDetector.gate.
+ * Over the last tail_chars characters: no symbol -> False; a case flip ([a-z][A-Z])
+ * -> True; fewer than three symbols -> False; else: are ()/[]/{} unbalanced?
+ * The C gate calls it without going through Python. */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t tail;
+    Py_ssize_t min_chars;
+    unsigned char cls[128];  /* SFX_* */
+} SuffixGateObject;
+
+/* per ASCII character: 1 symbol, 2 lowercase letter, 4 uppercase letter */
+#define SFX_SYMBOL 1
+#define SFX_LOWER 2
+#define SFX_UPPER 4
+
+#define SUFFIX_SCAN(T)                                                     \
+    for (Py_ssize_t i = start; i < n; i++) {                               \
+        Py_UCS4 c = ((const T *)data)[i];                                  \
+        unsigned k = c < 128 ? sg->cls[c] : 0;                             \
+        if (k & SFX_SYMBOL) counts[c]++;                                   \
+        flip |= prev & k;                                                  \
+        prev = (k & SFX_LOWER) << 1;  /* a lowercase letter arms SFX_UPPER */ \
+    }
+
+static int suffix_judge(const SuffixGateObject *sg, PyObject *text) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (n < sg->min_chars) return 0;
+    Py_ssize_t start = sg->tail < n ? n - sg->tail : 0;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t counts[128];
+    memset(counts, 0, sizeof(counts));
+    unsigned flip = 0, prev = 0;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        SUFFIX_SCAN(Py_UCS1)
+    } else if (kind == PyUnicode_2BYTE_KIND) {
+        SUFFIX_SCAN(Py_UCS2)
+    } else {
+        SUFFIX_SCAN(Py_UCS4)
+    }
+    Py_ssize_t nsym = 0;
+    for (int c = 0; c < 128; c++) nsym += counts[c];
+    if (nsym == 0) return 0;
+    if (flip) return 1;
+    if (nsym < 3) return 0;
+    return counts['('] != counts[')'] || counts['['] != counts[']'] ||
+           counts['{'] != counts['}'];
+}
+
+static int suffix_judge_any(PyObject *fn, PyObject *text) {
+    return suffix_judge((const SuffixGateObject *)fn, text);
+}
+
+static int suffix_init(SuffixGateObject *self, PyObject *args, PyObject *kwds) {
+    PyObject *symbols;
+    byteset sym;
+    if (!PyArg_ParseTuple(args, "nnS", &self->tail, &self->min_chars, &symbols)) return -1;
+    if (bs_from_bytes(symbols, &sym) < 0) return -1;
+    for (int c = 0; c < 128; c++)
+        self->cls[c] = (unsigned char)((bs_has(&sym, c) ? SFX_SYMBOL : 0) |
+                                       (c >= 'a' && c <= 'z' ? SFX_LOWER : 0) |
+                                       (c >= 'A' && c <= 'Z' ? SFX_UPPER : 0));
+    return 0;
+}
+
+static PyObject *suffix_call(SuffixGateObject *self, PyObject *args, PyObject *kwds) {
+    PyObject *text;
+    if (!PyArg_ParseTuple(args, "U", &text)) return NULL;
+    return PyBool_FromLong(suffix_judge(self, text));
+}
+
+static PyTypeObject SuffixGateType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ircon.detect._fast.SuffixGate",
+    .tp_basicsize = sizeof(SuffixGateObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "SuffixGate(tail_chars, min_chars, symbols)(text): suffix.SuffixDetector.gate.",
+    .tp_call = (ternaryfunc)suffix_call,
+    .tp_init = (initproc)suffix_init,
+    .tp_new = PyType_GenericNew,
+};
+
+/* ----------------------------------------------------------------- module */
+
+static PyMethodDef module_methods[] = {
+    {"turn_texts", (PyCFunction)turn_texts, METH_VARARGS,
+     "turn_texts(events, app_roles, current_turn) -> (texts, owners)"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "ircon.detect._fast",
+    "C loops for the detectors' hot paths (each has a pure-Python twin).", -1,
+    module_methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__fast(void) {
+    init_breaks();
+    s_messages = PyUnicode_InternFromString("messages");
+    s_role = PyUnicode_InternFromString("role");
+    s_content = PyUnicode_InternFromString("content");
+    s_user = PyUnicode_InternFromString("user");
+    s_assistant = PyUnicode_InternFromString("assistant");
+    if (!s_messages || !s_role || !s_content || !s_user || !s_assistant) return NULL;
+    if (PyType_Ready(&GateType) < 0 || PyType_Ready(&SuffixGateType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&moduledef);
+    if (!m) return NULL;
+    Py_INCREF(&GateType);
+    if (PyModule_AddObject(m, "Gate", (PyObject *)&GateType) < 0) {
+        Py_DECREF(&GateType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&SuffixGateType);
+    if (PyModule_AddObject(m, "SuffixGate", (PyObject *)&SuffixGateType) < 0) {
+        Py_DECREF(&SuffixGateType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
