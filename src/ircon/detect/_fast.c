@@ -13,9 +13,13 @@
  *       .opened(texts) -> list[bool]     the merged text gate of gate.py, per text
  *   turn_texts(events, app_roles, current_turn) -> (texts, owners)
  *   SuffixGate(tail_chars, min_chars, symbols)(text) -> bool
+ *   group(keys) -> {key: [positions]}                               (keyed_batch.py)
+ *   spend_run(st, idx, ts, tokens, costs, ...) -> crossings | None   (wallet.py)
+ *   probe_run(det, st, idx, ts, params, messages, ...) -> bool       (probing.py)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -656,6 +660,8 @@ static PyTypeObject GateType = {
 /* ------------------------------------------------------------- turn texts */
 
 static PyObject *s_messages, *s_role, *s_content, *s_user, *s_assistant;
+static PyObject *s_start, *s_tokens, *s_cost, *s_base_tokens, *s_base_cost, *s_windows,
+    *s_reported;
 
 static int role_is(PyObject *msg, PyObject *name, PyObject **role_out) {
     PyObject *role = PyObject_GetAttr(msg, s_role);
@@ -856,9 +862,527 @@ static PyTypeObject SuffixGateType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ------------------------------------------------------------ spend windows */
+
+/* Python's float floor division (floatobject.c, _float_div_mod), wx > 0. */
+static double py_floor_div(double vx, double wx) {
+    double mod = fmod(vx, wx);
+    double div = (vx - mod) / wx;
+    if (mod) {
+        if ((wx < 0) != (mod < 0)) div -= 1.0;
+    }
+    if (div) {
+        double fl = floor(div);
+        if (div - fl > 0.5) fl += 1.0;
+        return fl;
+    }
+    return copysign(0.0, vx / wx);
+}
+
+#define EXACT_INT 9007199254740992.0  /* 2**53: ints below compare with floats exactly */
+
+static int get_double(PyObject *o, PyObject *name, double *out) {
+    PyObject *v = PyObject_GetAttr(o, name);
+    if (!v) return -1;
+    int ok = PyFloat_CheckExact(v);
+    if (ok) *out = PyFloat_AS_DOUBLE(v);
+    Py_DECREF(v);
+    return ok;
+}
+
+static int get_int(PyObject *o, PyObject *name, long long *out) {
+    PyObject *v = PyObject_GetAttr(o, name);
+    if (!v) return -1;
+    int ok = PyLong_CheckExact(v);
+    if (ok) {
+        int overflow;
+        *out = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow || *out > (long long)EXACT_INT || *out < -(long long)EXACT_INT) ok = 0;
+    }
+    Py_DECREF(v);
+    return ok;
+}
+
+static int set_attr(PyObject *o, PyObject *name, PyObject *v) {
+    if (!v) return -1;
+    int r = PyObject_SetAttr(o, name, v);
+    Py_DECREF(v);
+    return r;
+}
+
+/* spend_run(st, idx, ts, tokens, costs, window, alpha, base_windows, factor,
+ *           min_tokens, new_tokens, min_cost, new_cost)
+ *   -> list[(i, tokens, cost, base_tokens, base_cost, windows)] | None
+ *
+ * The wallet detector's per-event steps (WalletDetector._add) for the events ``idx``
+ * of one key or team, in order: roll the tumbling window, add the spend, and note
+ * the first crossing of a threshold in each window (the state as it was then, for
+ * the finding). ``st`` is updated. None, with ``st`` untouched, when a value is one
+ * C cannot treat exactly as Python does (a time that is not finite, an int beyond
+ * 2**53, a type other than int or float): the caller then takes the Python path. */
+static PyObject *spend_run(PyObject *mod, PyObject *args) {
+    PyObject *st, *idx, *ts, *tokens, *costs;
+    double window, alpha, factor, min_tokens, new_tokens, min_cost, new_cost;
+    long long base_windows;
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!ddLddddd", &st, &PyList_Type, &idx, &PyList_Type,
+                          &ts, &PyList_Type, &tokens, &PyList_Type, &costs, &window, &alpha,
+                          &base_windows, &factor, &min_tokens, &new_tokens, &min_cost,
+                          &new_cost))
+        return NULL;
+    double start, cost, base_tokens, base_cost;
+    long long tok, windows;
+    int ok;
+    if ((ok = get_double(st, s_start, &start)) <= 0 || (ok = get_int(st, s_tokens, &tok)) <= 0 ||
+        (ok = get_double(st, s_cost, &cost)) <= 0 ||
+        (ok = get_double(st, s_base_tokens, &base_tokens)) <= 0 ||
+        (ok = get_double(st, s_base_cost, &base_cost)) <= 0 ||
+        (ok = get_int(st, s_windows, &windows)) <= 0) {
+        if (ok < 0) return NULL;
+        Py_RETURN_NONE;
+    }
+    PyObject *rep = PyObject_GetAttr(st, s_reported);
+    if (!rep) return NULL;
+    int reported = PyObject_IsTrue(rep);
+    Py_DECREF(rep);
+    if (reported < 0) return NULL;
+    if (!(window > 0) || !isfinite(window)) Py_RETURN_NONE;
+    Py_ssize_t n = PyList_GET_SIZE(idx);
+    Py_ssize_t nts = PyList_GET_SIZE(ts);
+    if (PyList_GET_SIZE(tokens) != nts || PyList_GET_SIZE(costs) != nts) {
+        PyErr_SetString(PyExc_ValueError, "ts, tokens and costs differ in length");
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    double keep = 1.0 - alpha;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(idx, j));
+        if (i == -1 && PyErr_Occurred()) goto fail;
+        if (i < 0 || i >= nts) {
+            PyErr_SetString(PyExc_IndexError, "event index out of range");
+            goto fail;
+        }
+        PyObject *to = PyList_GET_ITEM(ts, i), *tk = PyList_GET_ITEM(tokens, i);
+        PyObject *co = PyList_GET_ITEM(costs, i);
+        if (!PyFloat_CheckExact(to) || !PyLong_CheckExact(tk)) goto python;
+        double now = PyFloat_AS_DOUBLE(to);
+        if (!isfinite(now)) goto python;
+        int overflow;
+        long long t = PyLong_AsLongLongAndOverflow(tk, &overflow);
+        if (overflow || t < 0 || (double)t > EXACT_INT) goto python;
+        double c;
+        if (PyFloat_CheckExact(co)) c = PyFloat_AS_DOUBLE(co);
+        else if (PyLong_CheckExact(co)) {
+            c = PyLong_AsDouble(co);
+            if (c == -1.0 && PyErr_Occurred()) { PyErr_Clear(); goto python; }
+        } else goto python;
+        if (!isfinite(c)) goto python;
+        if (start < 0) {
+            start = now;
+        } else if (now - start >= window) {
+            double el = py_floor_div(now - start, window);
+            if (!(el < EXACT_INT)) goto python;
+            long long elapsed = (long long)el;
+            double decay = pow(keep, (double)(elapsed - 1 > 0 ? elapsed - 1 : 0));
+            if (windows == 0) {
+                base_tokens = (double)tok;
+                base_cost = cost;
+            } else {
+                base_tokens = keep * base_tokens + alpha * (double)tok;
+                base_cost = keep * base_cost + alpha * cost;
+            }
+            base_tokens *= decay;
+            base_cost *= decay;
+            windows += elapsed;
+            start += (double)elapsed * window;
+            tok = 0;
+            cost = 0.0;
+            reported = 0;
+        }
+        tok += t;
+        if ((double)tok > EXACT_INT) goto python;
+        cost += c;
+        if (reported) continue;
+        int has_base = windows >= base_windows;
+        double tf = (double)tok;
+        int over = (tf >= min_tokens &&
+                    (has_base ? tf >= factor * (1.0 > base_tokens ? 1.0 : base_tokens)
+                              : tf >= new_tokens)) ||
+                   (cost >= min_cost &&
+                    (has_base ? cost >= factor * (0.01 > base_cost ? 0.01 : base_cost)
+                              : cost >= new_cost));
+        if (over) {
+            reported = 1;
+            PyObject *snap = Py_BuildValue("(nLdddL)", i, tok, cost, base_tokens, base_cost,
+                                           windows);
+            if (!snap || PyList_Append(out, snap) < 0) {
+                Py_XDECREF(snap);
+                goto fail;
+            }
+            Py_DECREF(snap);
+        }
+    }
+    if (set_attr(st, s_start, PyFloat_FromDouble(start)) < 0 ||
+        set_attr(st, s_tokens, PyLong_FromLongLong(tok)) < 0 ||
+        set_attr(st, s_cost, PyFloat_FromDouble(cost)) < 0 ||
+        set_attr(st, s_base_tokens, PyFloat_FromDouble(base_tokens)) < 0 ||
+        set_attr(st, s_base_cost, PyFloat_FromDouble(base_cost)) < 0 ||
+        set_attr(st, s_windows, PyLong_FromLongLong(windows)) < 0 ||
+        set_attr(st, s_reported, PyBool_FromLong(reported)) < 0)
+        goto fail;
+    return out;
+python:
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ group */
+
+/* group(keys) -> dict: the positions of each distinct key, keys in order of first
+ * occurrence (keyed_batch.group). */
+static PyObject *group(PyObject *mod, PyObject *keys) {
+    PyObject *fast = PySequence_Fast(keys, "keys must be a sequence");
+    if (!fast) return NULL;
+    PyObject *out = PyDict_New();
+    if (!out) { Py_DECREF(fast); return NULL; }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = PySequence_Fast_GET_ITEM(fast, i);
+        PyObject *lst = PyDict_GetItemWithError(out, k);
+        if (!lst) {
+            if (PyErr_Occurred()) goto fail;
+            lst = PyList_New(0);
+            if (!lst) goto fail;
+            int r = PyDict_SetItem(out, k, lst);
+            Py_DECREF(lst);  /* the dict holds it */
+            if (r < 0) goto fail;
+        }
+        PyObject *pos = PyLong_FromSsize_t(i);
+        if (!pos) goto fail;
+        int r = PyList_Append(lst, pos);
+        Py_DECREF(pos);
+        if (r < 0) goto fail;
+    }
+    Py_DECREF(fast);
+    return out;
+fail:
+    Py_DECREF(fast);
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ probing windows */
+
+static PyObject *s_count, *s_extraction, *s_baseline, *s_busy, *s_unjudged, *s_pending,
+    *s_settle, *s_extraction_like, *s_count_extraction, *s_judge, *s_close_busy,
+    *s_logprobs, *s_top_logprobs, *s_logit_bias_size, *s_n, *s_temperature;
+static PyObject *py_zero, *py_one;
+
+typedef struct {
+    PyObject *det, *st, *idx, *params, *messages, *busy_type;
+    Py_ssize_t cap, half;
+} probe_ctx;
+
+static int set_long(PyObject *o, PyObject *name, long long v) {
+    return set_attr(o, name, PyLong_FromLongLong(v));
+}
+
+/* (p.logprobs or p.top_logprobs or p.logit_bias_size or (p.n or 1) > 1
+ *  or p.temperature == 0): the screen before ProbingDetector._extraction_like */
+static int extraction_screen(PyObject *p) {
+    PyObject *names[3] = {s_logprobs, s_top_logprobs, s_logit_bias_size};
+    for (int k = 0; k < 3; k++) {
+        PyObject *v = PyObject_GetAttr(p, names[k]);
+        if (!v) return -1;
+        int t = PyObject_IsTrue(v);
+        Py_DECREF(v);
+        if (t) return t;
+    }
+    PyObject *v = PyObject_GetAttr(p, s_n);
+    if (!v) return -1;
+    int t = PyObject_IsTrue(v);
+    if (t > 0) t = PyObject_RichCompareBool(v, py_one, Py_GT);
+    Py_DECREF(v);
+    if (t) return t;
+    v = PyObject_GetAttr(p, s_temperature);
+    if (!v) return -1;
+    t = PyObject_RichCompareBool(v, py_zero, Py_EQ);
+    Py_DECREF(v);
+    return t;
+}
+
+static int list_extend_at(PyObject *dst, PyObject *src, PyObject *idx, Py_ssize_t a,
+                          Py_ssize_t b) {
+    Py_ssize_t nsrc = PyList_GET_SIZE(src);
+    for (Py_ssize_t j = a; j < b; j++) {
+        Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(idx, j));
+        if (i == -1 && PyErr_Occurred()) return -1;
+        if (i < 0 || i >= nsrc) {
+            PyErr_SetString(PyExc_IndexError, "event index out of range");
+            return -1;
+        }
+        if (PyList_Append(dst, PyList_GET_ITEM(src, i)) < 0) return -1;
+    }
+    return 0;
+}
+
+static int add_extraction(PyObject *st, PyObject *delta) {
+    PyObject *cur = PyObject_GetAttr(st, s_extraction);
+    if (!cur) return -1;
+    PyObject *sum = PyNumber_Add(cur, delta);
+    Py_DECREF(cur);
+    return set_attr(st, s_extraction, sum);
+}
+
+/* The deferral of ProbingDetector.observe_batch for the events idx[a:b] of the current
+ * window, the count going from c0 to c0 + b - a: their parameters join st.unjudged
+ * (a lone event is screened at once), and once the key is busy (from half of
+ * min_requests) their messages join busy.pending. */
+static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
+    if (b <= a) return 0;
+    PyObject *st = x->st;
+    long long c1 = c0 + (b - a);
+    PyObject *pend = PyObject_GetAttr(st, s_unjudged);
+    if (!pend) return -1;
+    int rc = 0;
+    if (pend == Py_None && b - a == 1) {
+        Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(x->idx, a));
+        if (i == -1 && PyErr_Occurred()) rc = -1;
+        else if (i < 0 || i >= PyList_GET_SIZE(x->params)) {
+            PyErr_SetString(PyExc_IndexError, "event index out of range");
+            rc = -1;
+        } else {
+            PyObject *p = PyList_GET_ITEM(x->params, i);
+            int t = extraction_screen(p);
+            if (t > 0) {
+                PyObject *r = PyObject_CallMethodOneArg(x->det, s_extraction_like, p);
+                t = r ? PyObject_IsTrue(r) : -1;
+                Py_XDECREF(r);
+                if (t > 0) t = add_extraction(st, py_one) < 0 ? -1 : 0;
+            }
+            if (t < 0) rc = -1;
+        }
+    } else {
+        if (pend == Py_None) {
+            Py_DECREF(pend);
+            pend = PyList_New(0);
+            if (!pend || PyObject_SetAttr(st, s_unjudged, pend) < 0) {
+                Py_XDECREF(pend);
+                return -1;
+            }
+        }
+        if (!PyList_Check(pend)) {
+            PyErr_SetString(PyExc_TypeError, "unjudged must be a list");
+            rc = -1;
+        } else if (list_extend_at(pend, x->params, x->idx, a, b) < 0) {
+            rc = -1;
+        } else if (PyList_GET_SIZE(pend) > x->cap) {
+            PyObject *n = PyObject_CallMethodOneArg(x->det, s_count_extraction, pend);
+            if (!n || add_extraction(st, n) < 0 ||
+                PyObject_SetAttr(st, s_unjudged, Py_None) < 0)
+                rc = -1;
+            Py_XDECREF(n);
+        }
+    }
+    Py_DECREF(pend);
+    if (rc < 0) return -1;
+    PyObject *busy = PyObject_GetAttr(st, s_busy);
+    if (!busy) return -1;
+    Py_ssize_t from = a;
+    if (busy == Py_None && c1 >= x->half) {
+        Py_DECREF(busy);
+        busy = PyObject_CallNoArgs(x->busy_type);
+        if (!busy || PyObject_SetAttr(st, s_busy, busy) < 0) {
+            Py_XDECREF(busy);
+            return -1;
+        }
+        long long skip = x->half - c0 - 1;
+        if (skip > 0) from = a + (Py_ssize_t)skip;
+    }
+    if (busy != Py_None) {
+        PyObject *pending = PyObject_GetAttr(busy, s_pending);
+        if (!pending) rc = -1;
+        else if (!PyList_Check(pending)) {
+            PyErr_SetString(PyExc_TypeError, "pending must be a list");
+            rc = -1;
+        } else if (list_extend_at(pending, x->messages, x->idx, from, b) < 0) {
+            rc = -1;
+        } else if (PyList_GET_SIZE(pending) > x->cap) {
+            PyObject *r = PyObject_CallMethodNoArgs(busy, s_settle);
+            if (!r) rc = -1;
+            Py_XDECREF(r);
+        }
+        Py_XDECREF(pending);
+    }
+    Py_DECREF(busy);
+    return rc;
+}
+
+/* probe_run(det, st, idx, ts, params, messages, events, busy_type, window, alpha,
+ *           min_requests, cap, out) -> bool
+ *
+ * ProbingDetector.observe_batch for the events ``idx`` of one key, in order: the
+ * tumbling window is rolled (ProbingDetector._close; its busy part is called back),
+ * the deferral of observe_batch is done per window, and at min_requests and every
+ * power of two above it the key is judged by calling back det._judge(event, st),
+ * each finding appended to ``out`` as (event index, finding). False, with nothing
+ * changed, when a value is one C does not treat as Python does (a time that is not
+ * a finite float, a count or window number beyond 2**53): the caller then takes the
+ * Python path. */
+static PyObject *probe_run(PyObject *mod, PyObject *args) {
+    probe_ctx x;
+    PyObject *ts, *events, *out;
+    double window, alpha;
+    long long mr;
+    Py_ssize_t cap;
+    if (!PyArg_ParseTuple(args, "OOO!O!O!O!OOddLnO!", &x.det, &x.st, &PyList_Type, &x.idx,
+                          &PyList_Type, &ts, &PyList_Type, &x.params, &PyList_Type,
+                          &x.messages, &events, &x.busy_type, &window, &alpha, &mr, &cap,
+                          &PyList_Type, &out))
+        return NULL;
+    x.cap = cap;
+    x.half = (Py_ssize_t)(mr / 2);
+    PyObject *st = x.st;
+    Py_ssize_t n = PyList_GET_SIZE(x.idx), nts = PyList_GET_SIZE(ts);
+    if (PyList_GET_SIZE(x.params) != nts || PyList_GET_SIZE(x.messages) != nts ||
+        PySequence_Length(events) != nts) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "columns differ in length");
+        return NULL;
+    }
+    if (!(window > 0) || !isfinite(window) || mr < 1) Py_RETURN_FALSE;
+    double start, baseline;
+    long long count, windows;
+    int ok;
+    if ((ok = get_double(st, s_start, &start)) <= 0 || (ok = get_int(st, s_count, &count)) <= 0 ||
+        (ok = get_double(st, s_baseline, &baseline)) <= 0 ||
+        (ok = get_int(st, s_windows, &windows)) <= 0) {
+        if (ok < 0) return NULL;
+        Py_RETURN_FALSE;
+    }
+    /* every time a finite float, and the window numbers they lead to within 2**53 */
+    double lo = start, hi = start;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(x.idx, j));
+        if (i == -1 && PyErr_Occurred()) return NULL;
+        if (i < 0 || i >= nts) {
+            PyErr_SetString(PyExc_IndexError, "event index out of range");
+            return NULL;
+        }
+        PyObject *t = PyList_GET_ITEM(ts, i);
+        if (!PyFloat_CheckExact(t) || !isfinite(PyFloat_AS_DOUBLE(t))) Py_RETURN_FALSE;
+        double v = PyFloat_AS_DOUBLE(t);
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+    }
+    if (!isfinite(start) || !((hi - lo) / window < EXACT_INT / 4) ||
+        !(windows >= 0 && (double)windows < EXACT_INT / 4) || count < 0 ||
+        (double)count + (double)n >= EXACT_INT)
+        Py_RETURN_FALSE;
+    double keep = 1.0 - alpha;
+    Py_ssize_t seg = 0;      /* events idx[seg:j] of the window are not deferred yet */
+    long long c0 = count;    /* the count before idx[seg] */
+    for (Py_ssize_t j = 0; j < n; j++) {
+        Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(x.idx, j));
+        double now = PyFloat_AS_DOUBLE(PyList_GET_ITEM(ts, i));
+        if (start < 0) {
+            start = now;
+        } else if (now - start >= window) {
+            /* a busy key's pending prompts are folded in when a full window closes */
+            if (count >= mr && (set_long(st, s_count, count) < 0 || defer(&x, seg, j, c0) < 0))
+                goto fail;
+            double el = py_floor_div(now - start, window);
+            long long elapsed = (long long)el;
+            if (windows == 0) baseline = (double)count;
+            else baseline = keep * baseline + alpha * (double)count;
+            baseline *= pow(keep, (double)(elapsed - 1 > 0 ? elapsed - 1 : 0));
+            windows += elapsed;
+            start += (double)elapsed * window;
+            PyObject *busy = PyObject_GetAttr(st, s_busy);
+            if (!busy) goto fail;
+            int has_busy = busy != Py_None;
+            Py_DECREF(busy);
+            if (has_busy) {
+                if (set_attr(st, s_start, PyFloat_FromDouble(start)) < 0 ||
+                    set_long(st, s_count, count) < 0 ||
+                    set_attr(st, s_baseline, PyFloat_FromDouble(baseline)) < 0 ||
+                    set_long(st, s_windows, windows) < 0)
+                    goto fail;
+                PyObject *r = PyObject_CallMethodOneArg(x.det, s_close_busy, st);
+                if (!r) goto fail;
+                Py_DECREF(r);
+            }
+            count = 0;
+            if (set_attr(st, s_extraction, (Py_INCREF(py_zero), py_zero)) < 0 ||
+                PyObject_SetAttr(st, s_unjudged, Py_None) < 0 ||
+                set_attr(st, s_reported, (Py_INCREF(py_zero), py_zero)) < 0)
+                goto fail;
+            seg = j;
+            c0 = 0;
+        }
+        count++;
+        if (count >= mr && (count == mr || (count & (count - 1)) == 0)) {
+            if (defer(&x, seg, j + 1, c0) < 0) goto fail;
+            seg = j + 1;
+            c0 = count;
+            if (set_attr(st, s_start, PyFloat_FromDouble(start)) < 0 ||
+                set_long(st, s_count, count) < 0 ||
+                set_attr(st, s_baseline, PyFloat_FromDouble(baseline)) < 0 ||
+                set_long(st, s_windows, windows) < 0)
+                goto fail;
+            PyObject *ev = PySequence_GetItem(events, i);
+            if (!ev) goto fail;
+            PyObject *found = PyObject_CallMethodObjArgs(x.det, s_judge, ev, st, NULL);
+            Py_DECREF(ev);
+            if (!found) goto fail;
+            PyObject *ff = PySequence_Fast(found, "_judge must return a list");
+            Py_DECREF(found);
+            if (!ff) goto fail;
+            PyObject *pos = PyLong_FromSsize_t(i);
+            int bad = pos == NULL;
+            for (Py_ssize_t k = 0; !bad && k < PySequence_Fast_GET_SIZE(ff); k++) {
+                PyObject *pair = PyTuple_Pack(2, pos, PySequence_Fast_GET_ITEM(ff, k));
+                bad = !pair || PyList_Append(out, pair) < 0;
+                Py_XDECREF(pair);
+            }
+            Py_XDECREF(pos);
+            Py_DECREF(ff);
+            if (bad) goto fail;
+            /* _judge may have changed what the loop keeps in locals: read them back */
+            if (get_double(st, s_start, &start) <= 0 || get_int(st, s_count, &count) <= 0 ||
+                get_double(st, s_baseline, &baseline) <= 0 ||
+                get_int(st, s_windows, &windows) <= 0) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_TypeError, "_judge left a state C cannot read");
+                goto fail;
+            }
+        }
+    }
+    if (set_long(st, s_count, count) < 0 || defer(&x, seg, n, c0) < 0) goto fail;
+    if (set_attr(st, s_start, PyFloat_FromDouble(start)) < 0 ||
+        set_long(st, s_count, count) < 0 ||
+        set_attr(st, s_baseline, PyFloat_FromDouble(baseline)) < 0 ||
+        set_long(st, s_windows, windows) < 0)
+        goto fail;
+    Py_RETURN_TRUE;
+fail:
+    return NULL;
+}
+
 /* ----------------------------------------------------------------- module */
 
 static PyMethodDef module_methods[] = {
+    {"probe_run", (PyCFunction)probe_run, METH_VARARGS,
+     "probe_run(det, st, idx, ts, params, messages, events, busy_type, window, alpha, "
+     "min_requests, cap, out) -> bool"},
+    {"group", (PyCFunction)group, METH_O,
+     "group(keys) -> dict: positions of each distinct key, in order of first occurrence"},
+    {"spend_run", (PyCFunction)spend_run, METH_VARARGS,
+     "spend_run(st, idx, ts, tokens, costs, window, alpha, base_windows, factor, min_tokens, "
+     "new_tokens, min_cost, new_cost) -> list of crossings, or None"},
     {"turn_texts", (PyCFunction)turn_texts, METH_VARARGS,
      "turn_texts(events, app_roles, current_turn) -> (texts, owners)"},
     {NULL, NULL, 0, NULL}};
@@ -875,7 +1399,37 @@ PyMODINIT_FUNC PyInit__fast(void) {
     s_content = PyUnicode_InternFromString("content");
     s_user = PyUnicode_InternFromString("user");
     s_assistant = PyUnicode_InternFromString("assistant");
-    if (!s_messages || !s_role || !s_content || !s_user || !s_assistant) return NULL;
+    s_start = PyUnicode_InternFromString("start");
+    s_tokens = PyUnicode_InternFromString("tokens");
+    s_cost = PyUnicode_InternFromString("cost");
+    s_base_tokens = PyUnicode_InternFromString("base_tokens");
+    s_base_cost = PyUnicode_InternFromString("base_cost");
+    s_windows = PyUnicode_InternFromString("windows");
+    s_reported = PyUnicode_InternFromString("reported");
+    if (!s_messages || !s_role || !s_content || !s_user || !s_assistant || !s_start ||
+        !s_tokens || !s_cost || !s_base_tokens || !s_base_cost || !s_windows || !s_reported)
+        return NULL;
+    s_count = PyUnicode_InternFromString("count");
+    s_extraction = PyUnicode_InternFromString("extraction");
+    s_baseline = PyUnicode_InternFromString("baseline");
+    s_busy = PyUnicode_InternFromString("busy");
+    s_unjudged = PyUnicode_InternFromString("unjudged");
+    s_pending = PyUnicode_InternFromString("pending");
+    s_settle = PyUnicode_InternFromString("settle");
+    s_extraction_like = PyUnicode_InternFromString("_extraction_like");
+    s_count_extraction = PyUnicode_InternFromString("_count_extraction");
+    s_judge = PyUnicode_InternFromString("_judge");
+    s_close_busy = PyUnicode_InternFromString("_close_busy");
+    s_logprobs = PyUnicode_InternFromString("logprobs");
+    s_top_logprobs = PyUnicode_InternFromString("top_logprobs");
+    s_logit_bias_size = PyUnicode_InternFromString("logit_bias_size");
+    s_n = PyUnicode_InternFromString("n");
+    s_temperature = PyUnicode_InternFromString("temperature");
+    py_zero = PyLong_FromLong(0);
+    py_one = PyLong_FromLong(1);
+    if (!py_zero || !py_one) return NULL;
+    if (!s_count || !s_extraction || !s_baseline || !s_busy || !s_unjudged || !s_pending || !s_settle || !s_extraction_like || !s_count_extraction || !s_judge || !s_close_busy || !s_logprobs || !s_top_logprobs || !s_logit_bias_size || !s_n || !s_temperature)
+        return NULL;
     if (PyType_Ready(&GateType) < 0 || PyType_Ready(&SuffixGateType) < 0) return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;

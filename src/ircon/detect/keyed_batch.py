@@ -21,6 +21,7 @@ from itertools import accumulate, islice
 from operator import attrgetter, is_, itemgetter, le
 from typing import Protocol, TypeVar
 
+from ircon.detect.accel import fast
 from ircon.detect.base import KeyedState
 from ircon.model.telemetry import TelemetryEvent
 
@@ -42,6 +43,8 @@ def actors(events: Sequence[TelemetryEvent]) -> list[str]:
 
 def group(keys: list[str]) -> dict[str, list[int]]:
     """Positions of each distinct key, keys in order of first occurrence."""
+    if fast is not None:
+        return fast.group(keys)
     out: defaultdict[str, list[int]] = defaultdict(list)
     for i, k in enumerate(keys):
         out[k].append(i)

@@ -25,6 +25,7 @@ from itertools import compress
 from operator import attrgetter, is_not, itemgetter
 
 from ircon.detect import keyed_batch
+from ircon.detect.accel import fast
 from ircon.detect.base import BuildContext, KeyedState, finding
 from ircon.detect.rules import Rule
 from ircon.model.finding import Finding
@@ -331,20 +332,27 @@ class ProbingDetector:
         st.baseline *= (1 - _ALPHA) ** max(0, elapsed - 1)
         st.windows += elapsed
         st.start += elapsed * self.window
-        busy = st.busy
-        if busy is not None:
-            if st.count >= self.min_requests:
-                busy.busy_windows += 1
-                busy.settle(skeletons=False)  # this window's skeletons are cleared below
-            else:
-                st.busy = None  # quiet again: drop the prompt statistics
-            busy.prefixes.clear()
-            busy.suffixes.clear()
-            busy.unskeletoned = []
+        if st.busy is not None:
+            self._close_busy(st)
         st.count = 0
         st.extraction = 0
         st.unjudged = None
         st.reported = 0
+
+    def _close_busy(self, st: _KeyState) -> None:
+        """The prompt statistics of a busy key whose window closes (``st.count`` is the
+        closing window's count): kept and folded in when the key stayed busy, else
+        dropped."""
+        busy = st.busy
+        assert busy is not None
+        if st.count >= self.min_requests:
+            busy.busy_windows += 1
+            busy.settle(skeletons=False)  # this window's skeletons are cleared below
+        else:
+            st.busy = None  # quiet again: drop the prompt statistics
+        busy.prefixes.clear()
+        busy.suffixes.clear()
+        busy.unskeletoned = []
 
     def _judge(self, event: TelemetryEvent, st: _KeyState) -> list[Finding]:
         if st.unjudged:
@@ -449,7 +457,12 @@ class ProbingDetector:
         window = self.window
         mr = self.min_requests
         half = mr // 2
+        run = None if fast is None else fast.probe_run
         for st, idx in keyed_batch.touch(self.state, cols.groups, cols.actors, ts):
+            # the per-key steps below, in C (False: a value it leaves to Python)
+            if run is not None and run(self, st, idx, ts, params, messages, events, _BusyState,
+                                       window, _ALPHA, mr, _PENDING_CAP, out):
+                continue
             n = len(idx)
             # the time of the key's j-th event is times[at[j]]: in an ordered batch the
             # batch's own column (no per-key copy), else a copy checked for order

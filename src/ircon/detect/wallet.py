@@ -17,6 +17,7 @@ from operator import add, attrgetter, itemgetter
 from typing import Any
 
 from ircon.detect import keyed_batch
+from ircon.detect.accel import fast
 from ircon.detect.base import BuildContext, KeyedState, finding
 from ircon.detect.rules import Rule
 from ircon.model.finding import Finding
@@ -118,19 +119,25 @@ class WalletDetector:
     def _check(self, st: _Spend, event: TelemetryEvent, scope: str) -> Finding | None:
         if not self._over(st):
             return None
-        has_base = st.windows >= _MIN_BASELINE_WINDOWS
         st.reported = True
+        return self._report(event, scope, st.tokens, st.cost, st.base_tokens, st.base_cost,
+                            st.windows)
+
+    def _report(self, event: TelemetryEvent, scope: str, tokens: int, cost: float,
+                base_tokens: float, base_cost: float, windows: int) -> Finding:
+        """The finding for spend over a threshold (the window's state at the crossing)."""
+        has_base = windows >= _MIN_BASELINE_WINDOWS
         rule = self.rule
         assert rule is not None
-        ratio = st.tokens / max(st.base_tokens, 1.0) if has_base else None
+        ratio = tokens / max(base_tokens, 1.0) if has_base else None
         who = event.team if scope == "team" else event.actor()
         return finding(
             event, detector=NAME, rule_id=rule.id, title=f"{rule.title} ({scope} {who})",
             score=rule.score if has_base else rule.score - 0.1, severity=rule.severity,
             atlas=rule.atlas, owasp=rule.owasp, details={
-                "scope": scope, "tokens": st.tokens, "cost": round(st.cost, 6),
-                "baseline_tokens": round(st.base_tokens, 1) if has_base else None,
-                "baseline_cost": round(st.base_cost, 6) if has_base else None,
+                "scope": scope, "tokens": tokens, "cost": round(cost, 6),
+                "baseline_tokens": round(base_tokens, 1) if has_base else None,
+                "baseline_cost": round(base_cost, 6) if has_base else None,
                 "ratio": None if ratio is None else round(ratio, 2), "window_s": self.window,
             },
         )
@@ -193,6 +200,14 @@ class WalletDetector:
              costs: list[float], plain: bool, growing: bool, events: Sequence[TelemetryEvent],
              scope: str, out: list[tuple[int, Finding]], ascending: bool = True) -> None:
         """The events ``idx`` of one key (team), one window at a time."""
+        if fast is not None:
+            got = fast.spend_run(st, idx, ts, tokens, costs, self.window, _ALPHA,
+                                 _MIN_BASELINE_WINDOWS, self.factor, self.min_tokens,
+                                 self.new_tokens, self.min_cost, self.new_cost)
+            if got is not None:  # else a value C does not treat as Python does
+                for i, *snapshot in got:
+                    out.append((i, self._report(events[i], scope, *snapshot)))
+                return
         n = len(idx)
         times: Sequence[float] = ts
         at: Sequence[int] = idx
