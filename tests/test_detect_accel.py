@@ -13,15 +13,15 @@ import time
 from pathlib import Path
 
 import orjson
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ircon.detect import suffix
 from ircon.detect.accel import fast
-from ircon.detect.base import current_turn
-from ircon.detect.gate import _APP_ROLES, MergedGate, turn_texts
+from ircon.detect.base import APP_ROLES, current_turn
+from ircon.detect.gate import MergedGate
+from ircon.detect.keyed_batch import Columns, turn_texts
 from ircon.detect.pipeline import DetectorSet
 from ircon.detect.settings import DetectConfig
 from ircon.model.telemetry import Message, TelemetryEvent
@@ -124,7 +124,7 @@ def test_turn_texts_in_c_are_the_python_ones() -> None:
     ]
     events = [TelemetryEvent(request_id=str(i), ts=float(i), format="t", messages=ms)
               for i, ms in enumerate(shapes * 3)]
-    assert fast.turn_texts(events, _APP_ROLES, current_turn) == turn_texts(events)
+    assert fast.turn_texts(events, APP_ROLES, current_turn) == turn_texts(events)
 
 
 @needs_fast
@@ -222,3 +222,26 @@ def test_scan_finds_the_same_with_and_without_the_accelerator(tmp_path: Path) ->
     detectors = {r["detector"] for r in rows if r["type"] == "finding"}
     assert {"probing", "wallet", "injection", "suffix", "leakage"} <= detectors, detectors
     assert with_c.stdout == pure.stdout
+
+
+@needs_fast
+def test_columns_in_c_are_the_python_ones() -> None:
+    from dataclasses import replace
+
+    import ircon.detect.keyed_batch as kb
+
+    base = _events(_texts())[:300]
+    odd = [replace(base[0], key=None, user="u1"), replace(base[1], key="", user=None, ip="1.2.3.4"),
+           replace(base[2], key=None, user=None, ip=None), replace(base[3], messages=()),
+           replace(base[4], messages=(Message("developer", "d"), Message("user", "x"),
+                                      Message("assistant", "y"), Message("tool", "t")))]
+    events = base + odd
+    with_c = Columns(events)
+    saved = kb.fast
+    kb.fast = None
+    try:
+        pure = Columns(events)
+    finally:
+        kb.fast = saved
+    for name in Columns.__slots__:
+        assert getattr(with_c, name) == getattr(pure, name), name

@@ -12,6 +12,7 @@
  *   Gate(vocab, long_word, max_chars, literals, bare, checks, suspect, leads)
  *       .opened(texts) -> list[bool]     the merged text gate of gate.py, per text
  *   turn_texts(events, app_roles, current_turn) -> (texts, owners)
+ *   columns(events, app_roles, protected_roles, current_turn) -> columns (keyed_batch.py)
  *   SuffixGate(tail_chars, min_chars, symbols)(text) -> bool
  *   group(keys) -> {key: [positions]}                               (keyed_batch.py)
  *   spend_run(st, idx, ts, tokens, costs, ...) -> crossings | None   (wallet.py)
@@ -672,6 +673,89 @@ static int role_is(PyObject *msg, PyObject *name, PyObject **role_out) {
     return eq;
 }
 
+/* The new-turn text of one event of the usual shape (one new caller message last:
+ * after an answer, alone, or after the application's own prompt only) into *text
+ * (a new reference; "" for no messages); else *text = NULL and its new-turn texts
+ * are appended to more_t (their owner ``owner`` to more_o) from current_turn(ev). */
+static int turn_of(PyObject *ev, PyObject *ms, Py_ssize_t owner, PyObject *app_roles,
+                   PyObject *current_turn, PyObject *more_t, PyObject *more_o,
+                   PyObject **text) {
+    *text = NULL;
+    Py_ssize_t nm = PySequence_Fast_GET_SIZE(ms);
+    if (nm == 0) {
+        *text = PyUnicode_New(0, 0);
+        return *text ? 0 : -1;
+    }
+    PyObject *last = PySequence_Fast_GET_ITEM(ms, nm - 1);
+    int usual = role_is(last, s_user, NULL);
+    if (usual > 0 && nm > 1) {
+        int a = role_is(PySequence_Fast_GET_ITEM(ms, nm - 2), s_assistant, NULL);
+        if (a < 0) usual = -1;
+        else if (!a) {
+            usual = 0;
+            if (nm == 2) {
+                PyObject *role = PyObject_GetAttr(PySequence_Fast_GET_ITEM(ms, 0), s_role);
+                if (!role) usual = -1;
+                else {
+                    usual = PySequence_Contains(app_roles, role);
+                    Py_DECREF(role);
+                }
+            }
+        }
+    }
+    if (usual < 0) return -1;
+    if (usual) {
+        *text = PyObject_GetAttr(last, s_content);
+        return *text ? 0 : -1;
+    }
+    PyObject *turn = PyObject_CallOneArg(current_turn, ev);
+    if (!turn) return -1;
+    PyObject *tf = PySequence_Fast(turn, "current_turn must give a sequence");
+    Py_DECREF(turn);
+    if (!tf) return -1;
+    PyObject *pos = PyLong_FromSsize_t(owner);
+    int rc = pos ? 0 : -1;
+    for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(tf); k++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(tf, k);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3) {
+            PyErr_SetString(PyExc_TypeError, "current_turn items are triples");
+            rc = -1;
+        } else if (PyList_Append(more_t, PyTuple_GET_ITEM(item, 2)) < 0 ||
+                   PyList_Append(more_o, pos) < 0) {
+            rc = -1;
+        }
+    }
+    Py_XDECREF(pos);
+    Py_DECREF(tf);
+    if (rc == 0) {
+        *text = PyUnicode_New(0, 0);
+        if (!*text) rc = -1;
+    }
+    return rc;
+}
+
+/* texts + more texts, and their owners: 0, 1, ... then more_o */
+static PyObject *turn_result(PyObject *texts, PyObject *more_t, PyObject *more_o) {
+    Py_ssize_t nt = PyList_GET_SIZE(texts), nmore = PyList_GET_SIZE(more_t);
+    PyObject *owners = PyList_New(nt + nmore);
+    if (!owners) return NULL;
+    for (Py_ssize_t i = 0; i < nt; i++) {
+        PyObject *v = PyLong_FromSsize_t(i);
+        if (!v) { Py_DECREF(owners); return NULL; }
+        PyList_SET_ITEM(owners, i, v);
+    }
+    for (Py_ssize_t i = 0; i < nmore; i++) {
+        PyObject *v = PyList_GET_ITEM(more_o, i);
+        Py_INCREF(v);
+        PyList_SET_ITEM(owners, nt + i, v);
+        if (PyList_Append(texts, PyList_GET_ITEM(more_t, i)) < 0) {
+            Py_DECREF(owners);
+            return NULL;
+        }
+    }
+    return owners;
+}
+
 /* turn_texts(events, app_roles, current_turn) -> (texts, owners): gate.turn_texts */
 static PyObject *turn_texts(PyObject *mod, PyObject *args) {
     PyObject *events, *app_roles, *current_turn;
@@ -689,83 +773,17 @@ static PyObject *turn_texts(PyObject *mod, PyObject *args) {
         PyObject *ms = PySequence_Fast(attr, "messages must be a sequence");
         Py_DECREF(attr);
         if (!ms) goto done;
-        PyObject *text = NULL;
-        Py_ssize_t nm = PySequence_Fast_GET_SIZE(ms);
-        if (nm > 0) {
-            PyObject *last = PySequence_Fast_GET_ITEM(ms, nm - 1);
-            int usual = role_is(last, s_user, NULL);
-            if (usual > 0 && nm > 1) {
-                int a = role_is(PySequence_Fast_GET_ITEM(ms, nm - 2), s_assistant, NULL);
-                if (a < 0) usual = -1;
-                else if (!a) {
-                    usual = 0;
-                    if (nm == 2) {
-                        PyObject *role = PyObject_GetAttr(PySequence_Fast_GET_ITEM(ms, 0), s_role);
-                        if (!role) usual = -1;
-                        else {
-                            int c = PySequence_Contains(app_roles, role);
-                            Py_DECREF(role);
-                            usual = c;
-                        }
-                    }
-                }
-            }
-            if (usual < 0) { Py_DECREF(ms); goto done; }
-            if (usual) {
-                text = PyObject_GetAttr(last, s_content);
-                if (!text) { Py_DECREF(ms); goto done; }
-            } else {
-                PyObject *turn = PyObject_CallOneArg(current_turn, ev);
-                if (!turn) { Py_DECREF(ms); goto done; }
-                PyObject *tf = PySequence_Fast(turn, "current_turn must give a sequence");
-                Py_DECREF(turn);
-                if (!tf) { Py_DECREF(ms); goto done; }
-                PyObject *owner = PyLong_FromSsize_t(i);
-                if (!owner) { Py_DECREF(tf); Py_DECREF(ms); goto done; }
-                for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(tf); k++) {
-                    PyObject *item = PySequence_Fast_GET_ITEM(tf, k);
-                    PyObject *content = PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 3
-                        ? PyTuple_GET_ITEM(item, 2) : NULL;
-                    if (!content) {
-                        PyErr_SetString(PyExc_TypeError, "current_turn items are triples");
-                    }
-                    if (!content || PyList_Append(more_t, content) < 0 ||
-                        PyList_Append(more_o, owner) < 0) {
-                        Py_DECREF(owner); Py_DECREF(tf); Py_DECREF(ms);
-                        goto done;
-                    }
-                }
-                Py_DECREF(owner);
-                Py_DECREF(tf);
-            }
-        }
+        PyObject *text;
+        int rc = turn_of(ev, ms, i, app_roles, current_turn, more_t, more_o, &text);
         Py_DECREF(ms);
-        if (!text) {
-            text = PyUnicode_New(0, 0);
-            if (!text) goto done;
-        }
-        int rc = PyList_Append(texts, text);
+        if (rc < 0) goto done;
+        rc = PyList_Append(texts, text);
         Py_DECREF(text);
         if (rc < 0) goto done;
     }
     {
-        Py_ssize_t nt = PyList_GET_SIZE(texts), nmore = PyList_GET_SIZE(more_t);
-        PyObject *owners = PyList_New(nt + nmore);
+        PyObject *owners = turn_result(texts, more_t, more_o);
         if (!owners) goto done;
-        for (Py_ssize_t i = 0; i < nt; i++) {
-            PyObject *v = PyLong_FromSsize_t(i);
-            if (!v) { Py_DECREF(owners); goto done; }
-            PyList_SET_ITEM(owners, i, v);
-        }
-        for (Py_ssize_t i = 0; i < nmore; i++) {
-            PyObject *v = PyList_GET_ITEM(more_o, i);
-            Py_INCREF(v);
-            PyList_SET_ITEM(owners, nt + i, v);
-            if (PyList_Append(texts, PyList_GET_ITEM(more_t, i)) < 0) {
-                Py_DECREF(owners);
-                goto done;
-            }
-        }
         result = PyTuple_Pack(2, texts, owners);
         Py_DECREF(owners);
     }
@@ -774,6 +792,113 @@ done:
     Py_XDECREF(texts);
     Py_XDECREF(more_t);
     Py_XDECREF(more_o);
+    return result;
+}
+
+/* --------------------------------------------------------------- columns */
+
+static PyObject *s_ts, *s_key, *s_user_attr, *s_ip, *s_team, *s_params, *s_response,
+    *s_prompt_tokens, *s_completion_tokens, *s_unknown;
+
+enum { COL_TS, COL_ACTORS, COL_TEAMS, COL_PARAMS, COL_MESSAGES, COL_RESPONSES, COL_PTOK,
+       COL_CTOK, COL_COSTS, COL_TEXTS, COL_PROT, COL_PROT_OWNERS, NCOLS };
+
+/* columns(events, app_roles, protected_roles, current_turn) -> tuple of lists:
+ *   ts, actors, teams, params, messages, responses, prompt_tokens, completion_tokens,
+ *   costs, turn texts, turn owners, protected contents, their owners
+ * What the batched detectors read of a batch (keyed_batch.Columns), in one pass
+ * over the events: each event's objects are visited once. */
+static PyObject *columns(PyObject *mod, PyObject *args) {
+    PyObject *events, *app_roles, *prot_roles, *current_turn;
+    if (!PyArg_ParseTuple(args, "OOOO", &events, &app_roles, &prot_roles, &current_turn))
+        return NULL;
+    PyObject *fast = PySequence_Fast(events, "events must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject *cols[NCOLS] = {NULL};
+    PyObject *more_t = PyList_New(0), *more_o = PyList_New(0), *result = NULL;
+    int ok = more_t && more_o;
+    for (int c = 0; ok && c < NCOLS; c++) {
+        cols[c] = (c == COL_TEXTS || c == COL_PROT || c == COL_PROT_OWNERS) ? PyList_New(0)
+                                                                             : PyList_New(n);
+        ok = cols[c] != NULL;
+    }
+    if (!ok) goto done;
+    PyObject *direct[] = {s_ts, s_team, s_params, s_messages, s_response, s_prompt_tokens,
+                          s_completion_tokens, s_cost};
+    int where[] = {COL_TS, COL_TEAMS, COL_PARAMS, COL_MESSAGES, COL_RESPONSES, COL_PTOK,
+                   COL_CTOK, COL_COSTS};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *ev = PySequence_Fast_GET_ITEM(fast, i);
+        for (size_t k = 0; k < sizeof(direct) / sizeof(direct[0]); k++) {
+            PyObject *v = PyObject_GetAttr(ev, direct[k]);
+            if (!v) goto done;
+            PyList_SET_ITEM(cols[where[k]], i, v);
+        }
+        /* event.actor(): key or user or ip or "unknown" */
+        PyObject *names[] = {s_key, s_user_attr, s_ip};
+        PyObject *actor = NULL;
+        for (int k = 0; k < 3 && !actor; k++) {
+            PyObject *v = PyObject_GetAttr(ev, names[k]);
+            if (!v) goto done;
+            int t = PyObject_IsTrue(v);
+            if (t < 0) { Py_DECREF(v); goto done; }
+            if (t) actor = v;
+            else Py_DECREF(v);
+        }
+        if (!actor) {
+            actor = s_unknown;
+            Py_INCREF(actor);
+        }
+        PyList_SET_ITEM(cols[COL_ACTORS], i, actor);
+        PyObject *ms = PySequence_Fast(PyList_GET_ITEM(cols[COL_MESSAGES], i),
+                                       "messages must be a sequence");
+        if (!ms) goto done;
+        PyObject *text;
+        int rc = turn_of(ev, ms, i, app_roles, current_turn, more_t, more_o, &text);
+        if (rc == 0) {
+            rc = PyList_Append(cols[COL_TEXTS], text);
+            Py_DECREF(text);
+        }
+        /* the application's own prompts (system, developer), for the leakage check */
+        PyObject *pos = NULL;
+        for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(ms); k++) {
+            PyObject *m = PySequence_Fast_GET_ITEM(ms, k);
+            PyObject *role = PyObject_GetAttr(m, s_role);
+            if (!role) { rc = -1; break; }
+            int in = PySequence_Contains(prot_roles, role);
+            Py_DECREF(role);
+            if (in < 0) { rc = -1; break; }
+            if (!in) continue;
+            PyObject *content = PyObject_GetAttr(m, s_content);
+            if (!content) { rc = -1; break; }
+            if (!pos) pos = PyLong_FromSsize_t(i);
+            if (!pos || PyList_Append(cols[COL_PROT], content) < 0 ||
+                PyList_Append(cols[COL_PROT_OWNERS], pos) < 0)
+                rc = -1;
+            Py_DECREF(content);
+        }
+        Py_XDECREF(pos);
+        Py_DECREF(ms);
+        if (rc < 0) goto done;
+    }
+    {
+        PyObject *owners = turn_result(cols[COL_TEXTS], more_t, more_o);
+        if (!owners) goto done;
+        result = PyTuple_New(NCOLS + 1);
+        if (!result) { Py_DECREF(owners); goto done; }
+        int at = 0;
+        for (int c = 0; c < NCOLS; c++) {
+            Py_INCREF(cols[c]);
+            PyTuple_SET_ITEM(result, at++, cols[c]);
+            if (c == COL_TEXTS) PyTuple_SET_ITEM(result, at++, owners);
+        }
+    }
+done:
+    Py_DECREF(fast);
+    Py_XDECREF(more_t);
+    Py_XDECREF(more_o);
+    for (int c = 0; c < NCOLS; c++) Py_XDECREF(cols[c]);
     return result;
 }
 
@@ -1375,6 +1500,8 @@ fail:
 /* ----------------------------------------------------------------- module */
 
 static PyMethodDef module_methods[] = {
+    {"columns", (PyCFunction)columns, METH_VARARGS,
+     "columns(events, app_roles, protected_roles, current_turn) -> tuple of columns"},
     {"probe_run", (PyCFunction)probe_run, METH_VARARGS,
      "probe_run(det, st, idx, ts, params, messages, events, busy_type, window, alpha, "
      "min_requests, cap, out) -> bool"},
@@ -1429,6 +1556,19 @@ PyMODINIT_FUNC PyInit__fast(void) {
     py_one = PyLong_FromLong(1);
     if (!py_zero || !py_one) return NULL;
     if (!s_count || !s_extraction || !s_baseline || !s_busy || !s_unjudged || !s_pending || !s_settle || !s_extraction_like || !s_count_extraction || !s_judge || !s_close_busy || !s_logprobs || !s_top_logprobs || !s_logit_bias_size || !s_n || !s_temperature)
+        return NULL;
+    s_ts = PyUnicode_InternFromString("ts");
+    s_key = PyUnicode_InternFromString("key");
+    s_user_attr = PyUnicode_InternFromString("user");
+    s_ip = PyUnicode_InternFromString("ip");
+    s_team = PyUnicode_InternFromString("team");
+    s_params = PyUnicode_InternFromString("params");
+    s_response = PyUnicode_InternFromString("response");
+    s_prompt_tokens = PyUnicode_InternFromString("prompt_tokens");
+    s_completion_tokens = PyUnicode_InternFromString("completion_tokens");
+    s_unknown = PyUnicode_InternFromString("unknown");
+    if (!s_ts || !s_key || !s_user_attr || !s_ip || !s_team || !s_params || !s_response ||
+        !s_prompt_tokens || !s_completion_tokens || !s_unknown)
         return NULL;
     if (PyType_Ready(&GateType) < 0 || PyType_Ready(&SuffixGateType) < 0) return NULL;
     PyObject *m = PyModule_Create(&moduledef);

@@ -213,6 +213,8 @@ def finding(
     )
 
 
+# The application's own prompts: not the caller's input, and what must not leak.
+APP_ROLES = frozenset(("system", "developer"))
 _NOT_CALLER = frozenset(("system", "developer", "assistant"))
 # The last event asked about and its answer, as one tuple: replacing it is a single
 # reference store, so a reader never pairs one event with another's messages.

@@ -20,6 +20,7 @@ from typing import Any
 
 import hyperscan
 
+from ircon.detect import keyed_batch
 from ircon.detect.accel import fast
 from ircon.detect.base import TextGate, current_turn
 from ircon.detect.multimatch import first_per_text, layout, scan_all
@@ -42,40 +43,11 @@ def _compile(patterns: list[bytes], flags: int = 0) -> hyperscan.Database | None
     return db
 
 
-def turn_texts(events: Sequence[TelemetryEvent]) -> tuple[list[str], list[int]]:
-    """The new-turn texts of ``events`` (as ``current_turn``) and the index of the
-    event each belongs to. Events of the usual shape - one new caller message last -
-    give their text in event order; other events' texts follow."""
-    texts: list[str] = []
-    more: list[tuple[int, str]] = []
-    append = texts.append
-    app_roles = _APP_ROLES
-    for i, ev in enumerate(events):
-        ms = ev.messages
-        if ms:
-            last = ms[-1]
-            # the last message is the only new one: it follows an answer, or it is
-            # alone, or after the application's own prompt only
-            if last.role == "user" and (
-                    len(ms) == 1 or ms[-2].role == "assistant"
-                    or (len(ms) == 2 and ms[0].role in app_roles)):
-                append(last.content)  # "" when empty: matches nothing
-                continue
-            more.extend((i, content) for _x, _r, content in current_turn(ev))
-        append("")
-    owners = list(range(len(texts)))
-    if more:
-        owners.extend(i for i, _t in more)
-        texts.extend(t for _i, t in more)
-    return texts, owners
-
-
 def _byte_class(values: Iterable[int]) -> bytes:
     vs = sorted(set(values))
     return b"[" + b"".join(b"\\x%02x" % v for v in vs) + b"]" if vs else b""
 
 
-_APP_ROLES = frozenset(("system", "developer"))
 _LONG_RUN_TABLE = bytes.maketrans(bytes(range(256)), b"x" * 32 + b" " + b"x" * 223)
 
 
@@ -226,11 +198,10 @@ class MergedGate:
     def open_indices(self, events: Sequence[TelemetryEvent]) -> list[int]:
         """Indices of the events of which some new-turn text opens the gate
         (exactly the events for which ``quiet`` is False), ascending."""
+        cols = keyed_batch.columns(events)
+        texts, owners = cols.turn_texts, cols.turn_owners
         if self.c_gate is not None:
-            assert fast is not None
-            texts, owners = fast.turn_texts(events, _APP_ROLES, current_turn)
             return sorted(set(compress(owners, self.c_gate.opened(texts))))
-        texts, owners = turn_texts(events)
         if not texts:
             return []
         opened: set[int] = set()

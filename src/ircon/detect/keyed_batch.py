@@ -4,9 +4,10 @@ The windowed detectors (probing, wallet) keep state per actor in a ``KeyedState`
 Batched, they group the batch by key once and work on each key's events in bulk;
 this module does the parts they share:
 
-* ``columns(events)``: timestamps, actors and the grouping of the batch by actor,
-  computed once per batch (the detectors of one set are handed the same list) with
-  C-level ``map``/``attrgetter`` work;
+* ``columns(events)``: the fields of the events as lists, their new-turn texts,
+  the application's prompts and the grouping of the batch by actor, computed once
+  per batch (the gate and the detectors of one set are handed the same list), in
+  one C pass with the accelerator, else with C-level ``map``/``attrgetter`` work;
 * ``touch(state, ...)``: the per-key states the events would have got from
   ``KeyedState.get`` one event at a time, leaving the ``KeyedState`` exactly as those
   calls would (order, timestamps, idle and capacity evictions).
@@ -22,13 +23,20 @@ from operator import attrgetter, is_, itemgetter, le
 from typing import Protocol, TypeVar
 
 from ircon.detect.accel import fast
-from ircon.detect.base import KeyedState
-from ircon.model.telemetry import TelemetryEvent
+from ircon.detect.base import APP_ROLES, KeyedState, current_turn
+from ircon.model.telemetry import Message, RequestParams, TelemetryEvent
 
 S = TypeVar("S")
 
 _TS = attrgetter("ts")
 _KEY = attrgetter("key")
+_TEAM = attrgetter("team")
+_PARAMS = attrgetter("params")
+_MESSAGES = attrgetter("messages")
+_RESPONSE = attrgetter("response")
+_PROMPT_TOKENS = attrgetter("prompt_tokens")
+_COMPLETION_TOKENS = attrgetter("completion_tokens")
+_COST = attrgetter("cost")
 _LAST = itemgetter(-1)
 
 
@@ -55,15 +63,84 @@ def ascending(ts: Sequence[float]) -> bool:
     return all(map(le, ts, islice(ts, 1, None)))
 
 
-class Columns:
-    """What every batched detector needs of a batch (see ``columns``)."""
+def turn_texts(events: Sequence[TelemetryEvent]) -> tuple[list[str], list[int]]:
+    """The new-turn texts of ``events`` (as ``current_turn``) and the index of the
+    event each belongs to. Events of the usual shape - one new caller message last -
+    give their text in event order; other events' texts follow."""
+    texts: list[str] = []
+    more: list[tuple[int, str]] = []
+    append = texts.append
+    app_roles = APP_ROLES
+    for i, ev in enumerate(events):
+        ms = ev.messages
+        if ms:
+            last = ms[-1]
+            # the last message is the only new one: it follows an answer, or it is
+            # alone, or after the application's own prompt only
+            if last.role == "user" and (
+                    len(ms) == 1 or ms[-2].role == "assistant"
+                    or (len(ms) == 2 and ms[0].role in app_roles)):
+                append(last.content)  # "" when empty: matches nothing
+                continue
+            more.extend((i, content) for _x, _r, content in current_turn(ev))
+        append("")
+    owners = list(range(len(texts)))
+    if more:
+        owners.extend(i for i, _t in more)
+        texts.extend(t for _i, t in more)
+    return texts, owners
 
-    __slots__ = ("actors", "ascending", "events", "groups", "ts")
+
+def protected(events: Sequence[TelemetryEvent]) -> tuple[list[str], list[int]]:
+    """The contents of the application's own messages (``APP_ROLES``) in ``events``,
+    and the index of the event each belongs to."""
+    pairs = [(m.content, i) for i, e in enumerate(events) for m in e.messages
+             if m.role in APP_ROLES]
+    return [c for c, _i in pairs], [i for _c, i in pairs]
+
+
+class Columns:
+    """What the batched detectors read of a batch (see ``columns``): the events'
+    fields as lists, the new-turn texts (``turn_texts``) and the application's own
+    prompts (``protected``), each with the index of its event, and the grouping by
+    actor. With the C accelerator they are read in one pass over the events."""
+
+    __slots__ = ("actors", "ascending", "completion_tokens", "costs", "events", "groups",
+                 "messages", "params", "prompt_tokens", "protected", "protected_owners",
+                 "responses", "teams", "ts", "turn_owners", "turn_texts")
 
     def __init__(self, events: Sequence[TelemetryEvent]) -> None:
         self.events = tuple(events)
-        self.ts: list[float] = list(map(_TS, events))
-        self.actors = actors(events)
+        self.ts: list[float]
+        self.actors: list[str]
+        self.teams: list[str | None]
+        self.params: list[RequestParams]
+        self.messages: list[tuple[Message, ...]]
+        self.responses: list[str]
+        self.prompt_tokens: list[int | None]
+        self.completion_tokens: list[int | None]
+        self.costs: list[float | None]
+        self.turn_texts: list[str]
+        self.turn_owners: list[int]
+        self.protected: list[str]
+        self.protected_owners: list[int]
+        if fast is not None:
+            (self.ts, self.actors, self.teams, self.params, self.messages, self.responses,
+             self.prompt_tokens, self.completion_tokens, self.costs, self.turn_texts,
+             self.turn_owners, self.protected, self.protected_owners) = fast.columns(
+                events, APP_ROLES, APP_ROLES, current_turn)
+        else:
+            self.ts = list(map(_TS, events))
+            self.actors = actors(events)
+            self.teams = list(map(_TEAM, events))
+            self.params = list(map(_PARAMS, events))
+            self.messages = list(map(_MESSAGES, events))
+            self.responses = list(map(_RESPONSE, events))
+            self.prompt_tokens = list(map(_PROMPT_TOKENS, events))
+            self.completion_tokens = list(map(_COMPLETION_TOKENS, events))
+            self.costs = list(map(_COST, events))
+            self.turn_texts, self.turn_owners = turn_texts(events)
+            self.protected, self.protected_owners = protected(events)
         self.groups = group(self.actors)
         self.ascending = ascending(self.ts)
 

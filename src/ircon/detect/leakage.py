@@ -13,12 +13,14 @@ those of ``observe`` on every event, in order.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import compress
 from operator import eq, not_
 from pathlib import Path
 
-from ircon.detect.base import BuildContext, excerpt, finding, windows
+from ircon.detect import keyed_batch
+from ircon.detect.base import APP_ROLES, BuildContext, excerpt, finding, windows
 from ircon.detect.multimatch import Joined, MatchError, MultiMatch
 from ircon.detect.rules import PatternSet, Rule, _byte_rank, utf8
 from ircon.model.finding import Evidence, Finding
@@ -27,7 +29,7 @@ from ircon.model.telemetry import TelemetryEvent
 NAME = "leakage"
 _ANCHOR_LEN = 16
 _MAX_PROTECTED = 256  # distinct system prompts whose probes are remembered
-_PROTECTED_ROLES = frozenset(("system", "developer"))
+_PROTECTED_ROLES = APP_ROLES
 # Batch path: the anchors of up to _POPULAR protected prompts join the compiled literal
 # set once a prompt has been seen with _PROMOTE_AT events. Every recompile spends
 # _COMPILE_EVENTS events of credit (earned one per event, _CREDIT_CAP at most), so a
@@ -363,19 +365,25 @@ class _BatchGate:
 
     def open(self, events: Sequence[TelemetryEvent]) -> list[int]:
         """Ascending indices of the events whose ``observe`` may find something."""
+        cols = keyed_batch.columns(events)
+        prot, prot_owners = cols.protected, cols.protected_owners
         out: list[int] = []
         for base in range(0, len(events), _CHUNK):
-            chunk = events[base: base + _CHUNK]
-            out.extend(base + i for i in self._open(chunk))
+            end = base + _CHUNK
+            # the chunk's own prompts: their owners are ascending
+            a, b = bisect_left(prot_owners, base), bisect_left(prot_owners, end)
+            out.extend(base + i for i in self._open(
+                events[base:end], cols.responses[base:end], prot[a:b],
+                prot_owners[a:b], base))
         return out
 
-    def _open(self, events: Sequence[TelemetryEvent]) -> list[int]:
+    def _open(self, events: Sequence[TelemetryEvent], resps: list[str], contents: list[str],
+              owners: list[int], base: int) -> list[int]:
         self._credit = min(_CREDIT_CAP, self._credit + len(events))
         if self._stale:
             self._compile()
         # A response longer than the limit is examined in windows; whatever opens a
         # window is in the whole response, so the whole-text gate holds for it too.
-        resps = [e.response for e in events]
         joined = Joined(resps)
         opened = set(joined.odd)
         assert self._static is not None and self._anchors is not None
@@ -384,15 +392,15 @@ class _BatchGate:
         if self._digits is not None:
             opened.update(self._digits.scan(joined))
         if self._prompts:
-            self._own_prompts(events, resps, opened)
+            self._own_prompts(resps, opened, contents, owners, base)
         return sorted(i for i in opened if resps[i])
 
-    def _own_prompts(self, events: Sequence[TelemetryEvent], resps: list[str],
-                     opened: set[int]) -> None:
+    def _own_prompts(self, resps: list[str], opened: set[int], contents: list[str],
+                     owners: list[int], base: int) -> None:
         """Open the events whose response holds an anchor of one of their own protected
-        prompts that is not popular (the anchors of popular prompts were scanned)."""
-        prot = _PROTECTED_ROLES
-        contents = [m.content for e in events for m in e.messages if m.role in prot]
+        prompts that is not popular (the anchors of popular prompts were scanned).
+        ``contents`` are the protected prompts of the events, ``owners`` the index of
+        the event of each (``base`` is that of the first event)."""
         popular = self._popular
         # The popular prompt of each content's length, compared in one C loop (equal
         # prompts compare by memcmp; nothing is hashed).
@@ -400,11 +408,10 @@ class _BatchGate:
         if contents == expected:
             return
         ok = list(map(eq, contents, expected))
-        owners = [i for i, e in enumerate(events) for m in e.messages if m.role in prot]
         groups: dict[str, list[int]] = {}
         for content, i in zip(compress(contents, map(not_, ok)),
                               compress(owners, map(not_, ok)), strict=True):
-            groups.setdefault(content, []).append(i)
+            groups.setdefault(content, []).append(i - base)
         det = self._det
         for content, members in groups.items():
             # The slots, not the anchors: a superset, cheaper than building the anchors

@@ -212,7 +212,6 @@ def skeletons_of(prompts: list[str]) -> tuple[list[str], list[str]]:
     return masked_pres, masked_sufs
 
 
-_PARAMS = attrgetter("params")
 _LOGPROBS = attrgetter("logprobs")
 _TOP_LOGPROBS = attrgetter("top_logprobs")
 _LOGIT_BIAS = attrgetter("logit_bias_size")
@@ -225,7 +224,6 @@ _not_none = partial(is_not, None)
 
 def _more_than_one(n: int | None) -> bool:
     return (n or 1) > 1
-_MESSAGES = attrgetter("messages")
 _ROLE = attrgetter("role")
 _CONTENT = attrgetter("content")
 _LAST = itemgetter(-1)
@@ -450,8 +448,8 @@ class ProbingDetector:
             return []
         cols = keyed_batch.columns(events)
         ts = cols.ts
-        params = list(map(_PARAMS, events))
-        messages = list(map(_MESSAGES, events))
+        params = cols.params
+        messages = cols.messages
         out: list[tuple[int, Finding]] = []
         in_order = cols.ascending
         window = self.window

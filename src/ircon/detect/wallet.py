@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Sequence
 from functools import partial, reduce
-from operator import add, attrgetter, itemgetter
-from typing import Any
+from operator import add, itemgetter
+from typing import Any, cast
 
 from ircon.detect import keyed_batch
 from ircon.detect.accel import fast
@@ -26,10 +26,6 @@ from ircon.model.telemetry import TelemetryEvent
 NAME = "wallet"
 _ALPHA = 0.3
 _MIN_BASELINE_WINDOWS = 3
-_PROMPT_TOKENS = attrgetter("prompt_tokens")
-_COMPLETION_TOKENS = attrgetter("completion_tokens")
-_COST = attrgetter("cost")
-_TEAM = attrgetter("team")
 
 
 class _Spend:
@@ -152,8 +148,8 @@ class WalletDetector:
         if self.rule is None or not events:
             return []
         cols = keyed_batch.columns(events)
-        pts = list(map(_PROMPT_TOKENS, events))
-        cts = list(map(_COMPLETION_TOKENS, events))
+        pts: list[Any] = cols.prompt_tokens  # ints, or None where not reported
+        cts: list[Any] = cols.completion_tokens
         try:  # all ints (what the sources produce): ``(p or 0) + (c or 0)`` is ``p + c``
             plain = type(sum(pts)) is int and type(sum(cts)) is int
         except TypeError:  # a None
@@ -161,9 +157,8 @@ class WalletDetector:
         tokens = (list(map(add, pts, cts)) if plain else
                   [(p or 0) + (c or 0) for p, c in zip(pts, cts, strict=True)])
         plain = plain or all(type(t) is int for t in tokens)
-        costs = list(map(_COST, events))
-        if None in costs:
-            costs = [c or 0.0 for c in costs]
+        costs = (cast("list[float]", cols.costs) if None not in cols.costs
+                 else [c or 0.0 for c in cols.costs])
         # none negative (nor NaN): spend only grows within a window (see the docstring)
         tsum, csum = sum(tokens), sum(costs)
         growing = min(tokens) >= 0 and min(costs) >= 0 and tsum == tsum and csum == csum
@@ -181,7 +176,7 @@ class WalletDetector:
             sel = None
             for st, idx in keyed_batch.touch(self.keys, cols.groups, cols.actors, ts):
                 run(st, idx, ts, tokens, costs, plain, growing, events, "key", out)
-        teams = list(map(_TEAM, events))
+        teams: list[Any] = cols.teams  # None where an event has no team
         if sel is None and all(teams):  # every event has a team: no positions to map
             for st, idx in keyed_batch.touch(self.teams, keyed_batch.group(teams), teams, ts):
                 run(st, idx, ts, tokens, costs, plain, growing, events, "team", out)
