@@ -130,6 +130,104 @@ def btokens(text: str) -> list[bytes]:
     return word_bytes(text).split()
 
 
+# ---------------------------------------------------------------- case-folded regexes
+
+# Characters outside ASCII that a caseless Unicode regex takes for an ASCII letter.
+# (A test checks the list against every code point.)
+CASELESS_ASCII_TWINS = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
+
+
+def _twins(c: int) -> list[int]:
+    """The lowercase ASCII characters a caseless regex literal ``c`` matches."""
+    if c < 128:
+        return [ord(chr(c).lower())]
+    twin = CASELESS_ASCII_TWINS.get(c)
+    return [ord(twin)] if twin else []
+
+
+def _fold_items(items: Any) -> list[tuple[Any, Any]] | None:
+    """The members of a character class for lowercase ASCII text: each letter and
+    each range with its lowercase ASCII twins added."""
+    from re import _constants as C  # type: ignore[attr-defined]
+
+    out: list[tuple[Any, Any]] = []
+    for op, av in items:
+        out.append((op, av))
+        if op == C.LITERAL:
+            out.extend((C.LITERAL, t) for t in _twins(av) if t != av)
+        elif op == C.RANGE:
+            lo, hi = av
+            out.extend((C.LITERAL, c + 32) for c in range(max(lo, 65), min(hi, 90) + 1))
+            out.extend((C.LITERAL, ord(t)) for c, t in CASELESS_ASCII_TWINS.items()
+                       if lo <= c <= hi)
+        elif op not in (C.NEGATE, C.CATEGORY):
+            return None
+    return out
+
+
+def _fold(items: Any) -> bool:
+    """Rewrite a parsed caseless regex in place into one that, without the caseless
+    flag, matches lowercase ASCII text exactly where the original matches the text
+    before lowercasing. False when it holds something this does not handle."""
+    from re import _constants as C  # type: ignore[attr-defined]
+
+    for k, (op, av) in enumerate(items):
+        if op == C.LITERAL:
+            twins = _twins(av)
+            if len(twins) == 1:
+                items[k] = (C.LITERAL, twins[0])
+            # no ASCII twin: it matches no ASCII text either way
+        elif op == C.NOT_LITERAL:
+            twins = _twins(av)
+            if len(twins) != 1:
+                return False
+            items[k] = (C.NOT_LITERAL, twins[0])
+        elif op == C.IN:
+            folded = _fold_items(av)
+            if folded is None:
+                return False
+            items[k] = (C.IN, folded)
+        elif op == C.BRANCH:
+            if not all(_fold(alt) for alt in av[1]):
+                return False
+        elif op == C.SUBPATTERN:
+            _group, add, remove, sub = av
+            if (add | remove) & C.SRE_FLAG_IGNORECASE or not _fold(sub):
+                return False
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            if not _fold(av[2]):
+                return False
+        elif op in (C.ASSERT, C.ASSERT_NOT):
+            if not _fold(av[1]):
+                return False
+        elif op == C.ATOMIC_GROUP:
+            if not _fold(av):
+                return False
+        elif op not in (C.AT, C.ANY, C.CATEGORY, C.GROUPREF):
+            return False
+    return True
+
+
+def ascii_folded(rx: re.Pattern[str] | None) -> re.Pattern[str] | None:
+    """For a caseless regex: the same regex for lowercased ASCII text, without the
+    caseless flag (a caseless Unicode match costs several times more per position).
+    ``ascii_folded(rx).finditer(t.lower())`` gives the spans of ``rx.finditer(t)``
+    for every ASCII ``t`` (tested). None when there is nothing to gain or the regex
+    holds a construct this does not rewrite."""
+    from re import _compiler, _parser  # type: ignore[attr-defined]
+
+    if rx is None or not rx.flags & re.IGNORECASE:
+        return None
+    try:
+        parsed = _parser.parse(rx.pattern, rx.flags)
+        if not _fold(parsed.data):
+            return None
+        parsed.state.flags = (parsed.state.flags & ~(re.IGNORECASE | re.UNICODE)) | re.ASCII
+        return _compiler.compile(parsed, parsed.state.flags)
+    except (re.error, TypeError, ValueError, IndexError):
+        return None
+
+
 def _check_keyword(word: str) -> bool:
     return bool(word) and word == word.lower() and tokens(word) == {word}
 
@@ -526,6 +624,7 @@ class PatternSet:
     __slots__ = (
         "_digit_min",
         "_digit_rules",
+        "_folded",
         "_gate",
         "_lit_delete",
         "_lit_pivots",
@@ -540,6 +639,7 @@ class PatternSet:
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules = [r for r in rules if r.patterns]
         self._regex = [r.compiled() for r in self.rules]
+        self._folded = [ascii_folded(rx) for rx in self._regex]
         self._gate: dict[bytes, list[int]] = {}
         self._requires = [frozenset(utf8(w) for w in r.requires) if r.requires else None
                           for r in self.rules]
@@ -632,11 +732,15 @@ class PatternSet:
         With ``skip_quoted``, a match wrapped in quotes is a mention ("users typed
         'ignore previous instructions'"), not a use, and the next match is tried.
         """
+        low = text.lower() if text.isascii() else None  # same offsets
         for i in self.candidates(words, text):
             rx = self._regex[i]
             if rx is None:
                 continue
-            for n, m in enumerate(rx.finditer(text)):
+            folded = self._folded[i]
+            found = (folded.finditer(low) if folded is not None and low is not None
+                     else rx.finditer(text))
+            for n, m in enumerate(found):
                 if skip_quoted and (_quoted(text, m.start(), m.end())
                                     or _described(text, m.start())):
                     if n >= 3:
