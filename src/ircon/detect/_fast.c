@@ -23,6 +23,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include "structmember.h"
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -123,6 +124,40 @@ static inline int is_break(Py_UCS4 c) {
         if (wide_separators[i] == c) return 1;
     return 0;
 }
+
+/* ------------------------------------------------------------ slot reads */
+
+/* The offset of a plain slot (a __slots__ member) of instances of ``tp``, or -1.
+ * Reading it directly is what attribute access does for such a member, minus the
+ * look-ups; it also lets a loop prefetch what the slot points to. */
+static Py_ssize_t slot_offset(PyTypeObject *tp, PyObject *name) {
+    PyObject *d = _PyType_Lookup(tp, name);
+    if (d && Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type == T_OBJECT_EX) return m->offset;
+    }
+    return -1;
+}
+
+/* o.name as a new reference: through the slot at ``off`` when o is of type ``tp``. */
+static inline PyObject *get_slot(PyObject *o, PyObject *name, PyTypeObject *tp,
+                                 Py_ssize_t off) {
+    if (off >= 0 && Py_TYPE(o) == tp) {
+        PyObject *v = *(PyObject **)((char *)o + off);
+        if (v) {
+            Py_INCREF(v);
+            return v;
+        }
+    }
+    return PyObject_GetAttr(o, name);
+}
+
+/* The same, borrowed and without side effects, for prefetching: NULL when unknown. */
+static inline PyObject *peek_slot(PyObject *o, PyTypeObject *tp, Py_ssize_t off) {
+    return off >= 0 && o && Py_TYPE(o) == tp ? *(PyObject **)((char *)o + off) : NULL;
+}
+
+#define PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
 
 /* ------------------------------------------------------------------- Gate */
 
@@ -622,8 +657,16 @@ static PyObject *gate_opened(GateObject *self, PyObject *texts) {
         PyMem_Free(state);
         return PyErr_NoMemory();
     }
+    PyObject **items = PySequence_Fast_ITEMS(fast);
     for (Py_ssize_t i = 0; i < n; i++) {
-        int r = gate_opens(self, PySequence_Fast_GET_ITEM(fast, i), state, pairbuf);
+        if (i + 4 < n) {  /* the text after next: its header and first characters */
+            const char *ahead = (const char *)items[i + 4];
+            PREFETCH(ahead);
+            PREFETCH(ahead + 64);
+            PREFETCH(ahead + 128);
+            PREFETCH(ahead + 192);
+        }
+        int r = gate_opens(self, items[i], state, pairbuf);
         if (r < 0) {
             Py_DECREF(fast);
             Py_DECREF(out);
@@ -664,8 +707,22 @@ static PyObject *s_messages, *s_role, *s_content, *s_user, *s_assistant;
 static PyObject *s_start, *s_tokens, *s_cost, *s_base_tokens, *s_base_cost, *s_windows,
     *s_reported;
 
-static int role_is(PyObject *msg, PyObject *name, PyObject **role_out) {
-    PyObject *role = PyObject_GetAttr(msg, s_role);
+/* Where a message type keeps its role and content (see slot_offset). */
+typedef struct {
+    PyTypeObject *tp;
+    Py_ssize_t role, content;
+} msg_slots;
+
+static msg_slots no_msg_slots = {NULL, -1, -1};
+
+static void find_msg_slots(PyObject *msg, msg_slots *out) {
+    out->tp = Py_TYPE(msg);
+    out->role = slot_offset(out->tp, s_role);
+    out->content = slot_offset(out->tp, s_content);
+}
+
+static int role_is(PyObject *msg, PyObject *name, PyObject **role_out, const msg_slots *ms) {
+    PyObject *role = get_slot(msg, s_role, ms->tp, ms->role);
     if (!role) return -1;
     int eq = PyUnicode_Check(role) && PyUnicode_Compare(role, name) == 0;
     if (role_out) *role_out = role;
@@ -679,7 +736,7 @@ static int role_is(PyObject *msg, PyObject *name, PyObject **role_out) {
  * are appended to more_t (their owner ``owner`` to more_o) from current_turn(ev). */
 static int turn_of(PyObject *ev, PyObject *ms, Py_ssize_t owner, PyObject *app_roles,
                    PyObject *current_turn, PyObject *more_t, PyObject *more_o,
-                   PyObject **text) {
+                   PyObject **text, const msg_slots *slots) {
     *text = NULL;
     Py_ssize_t nm = PySequence_Fast_GET_SIZE(ms);
     if (nm == 0) {
@@ -687,14 +744,15 @@ static int turn_of(PyObject *ev, PyObject *ms, Py_ssize_t owner, PyObject *app_r
         return *text ? 0 : -1;
     }
     PyObject *last = PySequence_Fast_GET_ITEM(ms, nm - 1);
-    int usual = role_is(last, s_user, NULL);
+    int usual = role_is(last, s_user, NULL, slots);
     if (usual > 0 && nm > 1) {
-        int a = role_is(PySequence_Fast_GET_ITEM(ms, nm - 2), s_assistant, NULL);
+        int a = role_is(PySequence_Fast_GET_ITEM(ms, nm - 2), s_assistant, NULL, slots);
         if (a < 0) usual = -1;
         else if (!a) {
             usual = 0;
             if (nm == 2) {
-                PyObject *role = PyObject_GetAttr(PySequence_Fast_GET_ITEM(ms, 0), s_role);
+                PyObject *role = get_slot(PySequence_Fast_GET_ITEM(ms, 0), s_role, slots->tp,
+                                          slots->role);
                 if (!role) usual = -1;
                 else {
                     usual = PySequence_Contains(app_roles, role);
@@ -705,7 +763,7 @@ static int turn_of(PyObject *ev, PyObject *ms, Py_ssize_t owner, PyObject *app_r
     }
     if (usual < 0) return -1;
     if (usual) {
-        *text = PyObject_GetAttr(last, s_content);
+        *text = get_slot(last, s_content, slots->tp, slots->content);
         return *text ? 0 : -1;
     }
     PyObject *turn = PyObject_CallOneArg(current_turn, ev);
@@ -774,7 +832,8 @@ static PyObject *turn_texts(PyObject *mod, PyObject *args) {
         Py_DECREF(attr);
         if (!ms) goto done;
         PyObject *text;
-        int rc = turn_of(ev, ms, i, app_roles, current_turn, more_t, more_o, &text);
+        int rc = turn_of(ev, ms, i, app_roles, current_turn, more_t, more_o, &text,
+                         &no_msg_slots);
         Py_DECREF(ms);
         if (rc < 0) goto done;
         rc = PyList_Append(texts, text);
@@ -828,18 +887,50 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
                           s_completion_tokens, s_cost};
     int where[] = {COL_TS, COL_TEAMS, COL_PARAMS, COL_MESSAGES, COL_RESPONSES, COL_PTOK,
                    COL_CTOK, COL_COSTS};
+    enum { NDIRECT = sizeof(direct) / sizeof(direct[0]) };
+    /* slots of the events' type (that of the first event; others are read by name) */
+    PyTypeObject *etp = n ? Py_TYPE(PySequence_Fast_GET_ITEM(fast, 0)) : NULL;
+    Py_ssize_t off[NDIRECT], off_key = -1, off_user = -1, off_ip = -1, off_ms = -1;
+    for (int k = 0; k < NDIRECT; k++) off[k] = etp ? slot_offset(etp, direct[k]) : -1;
+    if (etp) {
+        off_key = slot_offset(etp, s_key);
+        off_user = slot_offset(etp, s_user_attr);
+        off_ip = slot_offset(etp, s_ip);
+        off_ms = slot_offset(etp, s_messages);
+    }
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    msg_slots mslots = {NULL, -1, -1};
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *ev = PySequence_Fast_GET_ITEM(fast, i);
-        for (size_t k = 0; k < sizeof(direct) / sizeof(direct[0]); k++) {
-            PyObject *v = PyObject_GetAttr(ev, direct[k]);
+        PyObject *ev = items[i];
+        /* events ahead: the event, then (once it is in cache) its key and messages */
+        if (i + 8 < n) {
+            PREFETCH(items[i + 8]);
+            PREFETCH((char *)items[i + 8] + 64);
+            PREFETCH((char *)items[i + 8] + 128);
+        }
+        if (i + 4 < n) {
+            PyObject *ahead = items[i + 4];
+            PyObject *k = peek_slot(ahead, etp, off_key), *ms = peek_slot(ahead, etp, off_ms);
+            if (k) PREFETCH(k);
+            if (ms) PREFETCH(ms);
+        }
+        if (i + 2 < n) {
+            PyObject *ms = peek_slot(items[i + 2], etp, off_ms);
+            if (ms && PyTuple_CheckExact(ms))
+                for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ms) && k < 4; k++)
+                    PREFETCH(PyTuple_GET_ITEM(ms, k));
+        }
+        for (int k = 0; k < NDIRECT; k++) {
+            PyObject *v = get_slot(ev, direct[k], etp, off[k]);
             if (!v) goto done;
             PyList_SET_ITEM(cols[where[k]], i, v);
         }
         /* event.actor(): key or user or ip or "unknown" */
         PyObject *names[] = {s_key, s_user_attr, s_ip};
+        Py_ssize_t name_off[] = {off_key, off_user, off_ip};
         PyObject *actor = NULL;
         for (int k = 0; k < 3 && !actor; k++) {
-            PyObject *v = PyObject_GetAttr(ev, names[k]);
+            PyObject *v = get_slot(ev, names[k], etp, name_off[k]);
             if (!v) goto done;
             int t = PyObject_IsTrue(v);
             if (t < 0) { Py_DECREF(v); goto done; }
@@ -855,7 +946,9 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
                                        "messages must be a sequence");
         if (!ms) goto done;
         PyObject *text;
-        int rc = turn_of(ev, ms, i, app_roles, current_turn, more_t, more_o, &text);
+        if (!mslots.tp && PySequence_Fast_GET_SIZE(ms) > 0)
+            find_msg_slots(PySequence_Fast_GET_ITEM(ms, 0), &mslots);
+        int rc = turn_of(ev, ms, i, app_roles, current_turn, more_t, more_o, &text, &mslots);
         if (rc == 0) {
             rc = PyList_Append(cols[COL_TEXTS], text);
             Py_DECREF(text);
@@ -864,13 +957,13 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
         PyObject *pos = NULL;
         for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(ms); k++) {
             PyObject *m = PySequence_Fast_GET_ITEM(ms, k);
-            PyObject *role = PyObject_GetAttr(m, s_role);
+            PyObject *role = get_slot(m, s_role, mslots.tp, mslots.role);
             if (!role) { rc = -1; break; }
             int in = PySequence_Contains(prot_roles, role);
             Py_DECREF(role);
             if (in < 0) { rc = -1; break; }
             if (!in) continue;
-            PyObject *content = PyObject_GetAttr(m, s_content);
+            PyObject *content = get_slot(m, s_content, mslots.tp, mslots.content);
             if (!content) { rc = -1; break; }
             if (!pos) pos = PyLong_FromSsize_t(i);
             if (!pos || PyList_Append(cols[COL_PROT], content) < 0 ||

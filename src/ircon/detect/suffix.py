@@ -188,14 +188,19 @@ def _suffix_start(text: str) -> int | None:
     return start if len(text[start:].split()) >= _MIN_TAIL_WORDS else None
 
 
-def features(text: str, at: int | None = None, context: str | None = None
-             ) -> dict[str, float]:
+def code_hits(context: str) -> int:
+    """Signals of source code in the last 2,000 characters of ``context``."""
+    return len(_CODE.findall(context[-2000:]))
+
+
+def features(text: str, at: int | None = None, context: str | None = None,
+             hits: int | None = None) -> dict[str, float]:
     """Statistics of head versus tail of ``text`` (exposed for the quality bench).
     A short text is split at ``at`` when given, else in the middle; a long one is
     split at ``at`` when given (the head is what precedes it, the tail at most
     ``LONG_TAIL_CHARS`` from there), else its tail is its last ``TAIL_CHARS``.
     Signals of source code are counted in ``context`` (the whole message that
-    ``text`` ends) when given."""
+    ``text`` ends) when given; ``hits`` is ``code_hits`` of that, if known."""
     m = model()
     if len(text) <= TAIL_CHARS + 40:
         # short text: the request is the first half, the candidate suffix the second
@@ -217,8 +222,9 @@ def features(text: str, at: int | None = None, context: str | None = None
     oov = sum(1 for w in frags if w not in vocab) / max(len(frags), 1)
     head_frags = _fragments(head)
     head_oov = sum(1 for w in head_frags if w not in vocab) / max(len(head_frags), 1)
-    code_text = (text if context is None else context)[-2000:]
-    code = min(1.0, len(_CODE.findall(code_text)) / 3) + (0.5 if tail.count("\n") >= 2 else 0)
+    if hits is None:
+        hits = code_hits(text if context is None else context)
+    code = min(1.0, hits / 3) + (0.5 if tail.count("\n") >= 2 else 0)
     unmatched = brackets = 0
     for o, c in ("()", "[]", "{}", "<>"):
         a, b = tail.count(o), tail.count(c)
@@ -344,7 +350,8 @@ class SuffixDetector:
             text = text[nl + 1:]
             if len(text.split()) < _MIN_TAIL_WORDS:
                 return None
-        best = features(text, None, whole)
+        hits = code_hits(whole)  # the same context for both splits
+        best = features(text, None, whole, hits)
         short = len(text) <= TAIL_CHARS + 40
         # a tail of a few words is too little to judge ("(profit/revenue ratio))?")
         best_score = (0.0 if short and len(text[len(text) // 2:].split()) < _MIN_TAIL_WORDS
@@ -355,7 +362,7 @@ class SuffixDetector:
         at = _suffix_start(text)
         if at is not None and (at != len(text) // 2 if short
                                else at < len(text) - TAIL_CHARS):
-            f = features(text, at, whole)
+            f = features(text, at, whole, hits)
             s = score(f)
             if s > best_score:
                 best, best_score = f, s
