@@ -245,3 +245,38 @@ def test_columns_in_c_are_the_python_ones() -> None:
         kb.fast = saved
     for name in Columns.__slots__:
         assert getattr(with_c, name) == getattr(pure, name), name
+
+
+def test_odd_spend_values_take_the_python_steps_with_the_same_answers() -> None:
+    """Spend values C does not treat itself (None, floats, huge or negative ints, NaN
+    costs, times out of order) give the findings of one event at a time."""
+    import math
+
+    from ircon.detect import wallet
+
+    rng = random.Random(4)
+    odd = [None, 0, 5, 2**70, -3, 1.5, 10**6]
+    costs = [None, 0.0, 0.5, -1.0, math.nan, 3, 60.0]
+    events = []
+    for i in range(3000):
+        spike = 2000 <= i < 2100
+        events.append(TelemetryEvent(
+            request_id=f"r{i}", ts=1000.0 + i * 3.0 - (rng.random() * 400 if i % 37 == 0 else 0),
+            format="t", key=f"k{rng.randrange(4)}", team=rng.choice([None, "t1", "t2"]),
+            prompt_tokens=(900_000 if spike else rng.choice(odd) if i % 11 == 0
+                           else rng.randrange(50, 500)),
+            completion_tokens=rng.choice(odd) if i % 13 == 0 else 40,
+            cost=rng.choice(costs) if i % 7 == 0 else 0.01))
+    cfg = DetectConfig(window_seconds=60)
+    ctx_rules = DetectorSet.from_config(cfg, rules_dir=NO_EXTRA)
+    one = next(d for d in ctx_rules.detectors if d.name == "wallet")
+    many = next(d for d in DetectorSet.from_config(cfg, rules_dir=NO_EXTRA).detectors
+                if d.name == "wallet")
+    assert isinstance(one, wallet.WalletDetector) and isinstance(many, wallet.WalletDetector)
+    want = [(i, f) for i, e in enumerate(events) for f in one.observe(e)]
+    got = []
+    for a in range(0, len(events), 500):
+        got.extend((a + i, f) for i, f in many.observe_batch(events[a:a + 500]))
+    assert [(i, f.rule_id, repr(f.details)) for i, f in got] == [  # repr: NaN is NaN
+        (i, f.rule_id, repr(f.details)) for i, f in want]
+    assert want  # the spike is found

@@ -159,6 +159,8 @@ static inline PyObject *peek_slot(PyObject *o, PyTypeObject *tp, Py_ssize_t off)
 
 #define PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
 
+static PyObject *py_zero, *py_one;  /* the ints 0 and 1 */
+
 /* ------------------------------------------------------------------- Gate */
 
 typedef struct {
@@ -1128,6 +1130,59 @@ static int set_attr(PyObject *o, PyObject *name, PyObject *v) {
     return r;
 }
 
+/* spend_totals(prompt_tokens, completion_tokens, costs) -> (tokens, costs, sel) | None
+ *
+ * The spend of each event as WalletDetector.observe_batch computes it: tokens
+ * ``(p or 0) + (c or 0)``, costs ``c or 0.0``, and ``sel``: the positions of the
+ * events with any spend (None when every event has some). None when a value is
+ * neither None nor an int (a cost neither None, int nor float): Python then. */
+static PyObject *spend_totals(PyObject *mod, PyObject *args) {
+    PyObject *pts, *cts, *costs;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyList_Type, &pts, &PyList_Type, &cts,
+                          &PyList_Type, &costs))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(pts);
+    if (PyList_GET_SIZE(cts) != n || PyList_GET_SIZE(costs) != n) {
+        PyErr_SetString(PyExc_ValueError, "columns differ in length");
+        return NULL;
+    }
+    PyObject *tokens = PyList_New(n), *cost_out = PyList_New(n), *sel = PyList_New(0);
+    PyObject *zero_f = PyFloat_FromDouble(0.0), *result = NULL;
+    if (!tokens || !cost_out || !sel || !zero_f) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p = PyList_GET_ITEM(pts, i), *c = PyList_GET_ITEM(cts, i);
+        PyObject *k = PyList_GET_ITEM(costs, i);
+        if ((p != Py_None && !PyLong_CheckExact(p)) || (c != Py_None && !PyLong_CheckExact(c)) ||
+            (k != Py_None && !PyLong_CheckExact(k) && !PyFloat_CheckExact(k))) {
+            Py_INCREF(Py_None);
+            result = Py_None;
+            goto done;
+        }
+        PyObject *t = PyNumber_Add(p == Py_None ? py_zero : p, c == Py_None ? py_zero : c);
+        if (!t) goto done;
+        PyList_SET_ITEM(tokens, i, t);
+        PyObject *kk = k == Py_None ? zero_f : k;
+        Py_INCREF(kk);
+        PyList_SET_ITEM(cost_out, i, kk);
+        int spent = PyObject_IsTrue(t);
+        if (spent == 0) spent = PyObject_IsTrue(kk);
+        if (spent < 0) goto done;
+        if (spent) {
+            PyObject *pos = PyLong_FromSsize_t(i);
+            int rc = pos ? PyList_Append(sel, pos) : -1;
+            Py_XDECREF(pos);
+            if (rc < 0) goto done;
+        }
+    }
+    result = PyTuple_Pack(3, tokens, cost_out, PyList_GET_SIZE(sel) == n ? Py_None : sel);
+done:
+    Py_XDECREF(tokens);
+    Py_XDECREF(cost_out);
+    Py_XDECREF(sel);
+    Py_XDECREF(zero_f);
+    return result;
+}
+
 /* spend_run(st, idx, ts, tokens, costs, window, alpha, base_windows, factor,
  *           min_tokens, new_tokens, min_cost, new_cost)
  *   -> list[(i, tokens, cost, base_tokens, base_cost, windows)] | None
@@ -1297,7 +1352,6 @@ fail:
 static PyObject *s_count, *s_extraction, *s_baseline, *s_busy, *s_unjudged, *s_pending,
     *s_settle, *s_extraction_like, *s_count_extraction, *s_judge, *s_close_busy,
     *s_logprobs, *s_top_logprobs, *s_logit_bias_size, *s_n, *s_temperature;
-static PyObject *py_zero, *py_one;
 
 typedef struct {
     PyObject *det, *st, *idx, *params, *messages, *busy_type;
@@ -1593,6 +1647,8 @@ fail:
 /* ----------------------------------------------------------------- module */
 
 static PyMethodDef module_methods[] = {
+    {"spend_totals", (PyCFunction)spend_totals, METH_VARARGS,
+     "spend_totals(prompt_tokens, completion_tokens, costs) -> (tokens, costs, sel) | None"},
     {"columns", (PyCFunction)columns, METH_VARARGS,
      "columns(events, app_roles, protected_roles, current_turn) -> tuple of columns"},
     {"probe_run", (PyCFunction)probe_run, METH_VARARGS,

@@ -148,53 +148,53 @@ class WalletDetector:
         if self.rule is None or not events:
             return []
         cols = keyed_batch.columns(events)
-        pts: list[Any] = cols.prompt_tokens  # ints, or None where not reported
-        cts: list[Any] = cols.completion_tokens
-        try:  # all ints (what the sources produce): ``(p or 0) + (c or 0)`` is ``p + c``
-            plain = type(sum(pts)) is int and type(sum(cts)) is int
-        except TypeError:  # a None
-            plain = False
-        tokens = (list(map(add, pts, cts)) if plain else
-                  [(p or 0) + (c or 0) for p, c in zip(pts, cts, strict=True)])
-        plain = plain or all(type(t) is int for t in tokens)
-        costs = (cast("list[float]", cols.costs) if None not in cols.costs
-                 else [c or 0.0 for c in cols.costs])
-        # none negative (nor NaN): spend only grows within a window (see the docstring)
-        tsum, csum = sum(tokens), sum(costs)
-        growing = min(tokens) >= 0 and min(costs) >= 0 and tsum == tsum and csum == csum
+        totals = None if fast is None else fast.spend_totals(
+            cols.prompt_tokens, cols.completion_tokens, cols.costs)
+        if totals is not None:
+            # C sums and compares in order whatever the values: what the Python
+            # steps need to know about them is then never asked
+            tokens, costs, chosen = totals
+            facts: list[bool] = []  # filled in by a Python step, if one is needed
+        else:
+            tokens, costs, plain, growing = _spend_columns(cols)
+            facts = [plain, growing]
+            chosen = ([i for i, (t, c) in enumerate(zip(tokens, costs, strict=True)) if t or c]
+                      if 0 in tokens else None)
         ts = cols.ts
         run = partial(self._run, ascending=cols.ascending)
         out: list[tuple[int, Finding]] = []
-        if 0 in tokens:  # events without spend are not looked at
-            sel = [i for i, (t, c) in enumerate(zip(tokens, costs, strict=True)) if t or c]
+        if chosen is not None:  # events without spend are not looked at
+            sel = chosen
             keys = [cols.actors[i] for i in sel]
             sel_ts = [ts[i] for i in sel]
             for st, idx in keyed_batch.touch(self.keys, keyed_batch.group(keys), keys, sel_ts):
-                run(st, [sel[j] for j in idx], ts, tokens, costs, plain, growing, events,
+                run(st, [sel[j] for j in idx], ts, tokens, costs, facts, events,
                     "key", out)
         else:
             sel = None
             for st, idx in keyed_batch.touch(self.keys, cols.groups, cols.actors, ts):
-                run(st, idx, ts, tokens, costs, plain, growing, events, "key", out)
+                run(st, idx, ts, tokens, costs, facts, events, "key", out)
         teams: list[Any] = cols.teams  # None where an event has no team
         if sel is None and all(teams):  # every event has a team: no positions to map
             for st, idx in keyed_batch.touch(self.teams, keyed_batch.group(teams), teams, ts):
-                run(st, idx, ts, tokens, costs, plain, growing, events, "team", out)
+                run(st, idx, ts, tokens, costs, facts, events, "team", out)
         elif any(teams):
             tsel = [i for i in (range(len(events)) if sel is None else sel) if teams[i]]
             tkeys = [teams[i] for i in tsel]
             tts = [ts[i] for i in tsel]
             for st, idx in keyed_batch.touch(self.teams, keyed_batch.group(tkeys), tkeys, tts):
-                run(st, [tsel[j] for j in idx], ts, tokens, costs, plain, growing, events,
+                run(st, [tsel[j] for j in idx], ts, tokens, costs, facts, events,
                     "team", out)
         if len(out) > 1:
             out.sort(key=itemgetter(0))  # stable: an event's key finding before its team's
         return out
 
     def _run(self, st: _Spend, idx: list[int], ts: list[float], tokens: list[int],
-             costs: list[float], plain: bool, growing: bool, events: Sequence[TelemetryEvent],
+             costs: list[float], facts: list[bool], events: Sequence[TelemetryEvent],
              scope: str, out: list[tuple[int, Finding]], ascending: bool = True) -> None:
-        """The events ``idx`` of one key (team), one window at a time."""
+        """The events ``idx`` of one key (team), one window at a time. ``facts``:
+        ``plain`` and ``growing`` of the batch (see ``_spend_columns``), or empty
+        until a Python step needs them."""
         if fast is not None:
             got = fast.spend_run(st, idx, ts, tokens, costs, self.window, _ALPHA,
                                  _MIN_BASELINE_WINDOWS, self.factor, self.min_tokens,
@@ -203,6 +203,9 @@ class WalletDetector:
                 for i, *snapshot in got:
                     out.append((i, self._report(events[i], scope, *snapshot)))
                 return
+        if not facts:
+            facts[:] = [all(type(t) is int for t in tokens), _growing(tokens, costs)]
+        plain, growing = facts
         n = len(idx)
         times: Sequence[float] = ts
         at: Sequence[int] = idx
@@ -234,6 +237,29 @@ class WalletDetector:
                 st.tokens = _add_all(map(tokens.__getitem__, rest), st.tokens, plain)
                 st.cost = _add_all(map(costs.__getitem__, rest), st.cost, False)
                 return
+
+
+def _growing(tokens: list[Any], costs: list[Any]) -> bool:
+    """No spend is negative (nor NaN): within a window spend only grows."""
+    tsum, csum = sum(tokens), sum(costs)
+    return min(tokens) >= 0 and min(costs) >= 0 and tsum == tsum and csum == csum
+
+
+def _spend_columns(cols: keyed_batch.Columns) -> tuple[list[Any], list[float], bool, bool]:
+    """Tokens ``(p or 0) + (c or 0)`` and costs ``c or 0.0`` of each event; whether
+    the tokens are all ints (``plain``) and whether spend only grows (``growing``)."""
+    pts: list[Any] = cols.prompt_tokens  # ints, or None where not reported
+    cts: list[Any] = cols.completion_tokens
+    try:  # all ints (what the sources produce): ``(p or 0) + (c or 0)`` is ``p + c``
+        plain = type(sum(pts)) is int and type(sum(cts)) is int
+    except TypeError:  # a None
+        plain = False
+    tokens = (list(map(add, pts, cts)) if plain else
+              [(p or 0) + (c or 0) for p, c in zip(pts, cts, strict=True)])
+    plain = plain or all(type(t) is int for t in tokens)
+    costs = (cast("list[float]", cols.costs) if None not in cols.costs
+             else [c or 0.0 for c in cols.costs])
+    return tokens, costs, plain, _growing(tokens, costs)
 
 
 # Before 3.12, sum() adds floats one after the other in a C double, exactly as ``+=``
