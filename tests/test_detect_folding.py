@@ -61,6 +61,22 @@ def test_folded_rules_match_where_the_originals_do_on_generated_text(
     _same(text)
 
 
+def test_loose_folds_match_wherever_the_originals_do() -> None:
+    loose = [(r.id, rx, ascii_folded(rx, loose=True)) for r in RULES
+             if (rx := r.compiled()) is not None and ascii_folded(rx) is None]
+    assert any(f is not None for _i, _rx, f in loose)
+    texts = [t for t in _texts() if t.isascii()]
+    texts += [t.upper() for t in texts] + ["You are DAN now", "you are dan now"]
+    for rid, rx, screen in loose:
+        if screen is None:
+            continue
+        for text in texts:
+            if rx.search(text) is not None:
+                assert screen.search(text.lower()) is not None, (rid, text[:120])
+    screen = ascii_folded(re.compile(r"you are (?-i:DAN)", re.I), loose=True)
+    assert screen is not None and screen.search("you are dan") is not None
+
+
 def test_the_caseless_twins_of_ascii_letters_are_all_listed() -> None:
     """Every character beyond ASCII that a caseless regex takes for an ASCII letter."""
     letter = re.compile("[a-z]", re.IGNORECASE)

@@ -165,10 +165,12 @@ def _fold_items(items: Any) -> list[tuple[Any, Any]] | None:
     return out
 
 
-def _fold(items: Any) -> bool:
+def _fold(items: Any, loose: bool = False) -> bool:
     """Rewrite a parsed caseless regex in place into one that, without the caseless
     flag, matches lowercase ASCII text exactly where the original matches the text
-    before lowercasing. False when it holds something this does not handle."""
+    before lowercasing. False when it holds something this does not handle. With
+    ``loose``, a case-sensitive group ("(?-i:DAN)") becomes caseless like the rest:
+    the result then matches wherever the original does, and maybe elsewhere."""
     from re import _constants as C  # type: ignore[attr-defined]
 
     for k, (op, av) in enumerate(items):
@@ -188,39 +190,46 @@ def _fold(items: Any) -> bool:
                 return False
             items[k] = (C.IN, folded)
         elif op == C.BRANCH:
-            if not all(_fold(alt) for alt in av[1]):
+            if not all(_fold(alt, loose) for alt in av[1]):
                 return False
         elif op == C.SUBPATTERN:
-            _group, add, remove, sub = av
-            if (add | remove) & C.SRE_FLAG_IGNORECASE or not _fold(sub):
+            group, add, remove, sub = av
+            if (add | remove) & C.SRE_FLAG_IGNORECASE:
+                if not loose:
+                    return False
+                items[k] = (op, (group, add & ~C.SRE_FLAG_IGNORECASE,
+                                 remove & ~C.SRE_FLAG_IGNORECASE, sub))
+            if not _fold(sub, loose):
                 return False
         elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
-            if not _fold(av[2]):
+            if not _fold(av[2], loose):
                 return False
         elif op in (C.ASSERT, C.ASSERT_NOT):
-            if not _fold(av[1]):
+            if not _fold(av[1], loose):
                 return False
         elif op == C.ATOMIC_GROUP:
-            if not _fold(av):
+            if not _fold(av, loose):
                 return False
         elif op not in (C.AT, C.ANY, C.CATEGORY, C.GROUPREF):
             return False
     return True
 
 
-def ascii_folded(rx: re.Pattern[str] | None) -> re.Pattern[str] | None:
+def ascii_folded(rx: re.Pattern[str] | None, *, loose: bool = False
+                 ) -> re.Pattern[str] | None:
     """For a caseless regex: the same regex for lowercased ASCII text, without the
     caseless flag (a caseless Unicode match costs several times more per position).
     ``ascii_folded(rx).finditer(t.lower())`` gives the spans of ``rx.finditer(t)``
     for every ASCII ``t`` (tested). None when there is nothing to gain or the regex
-    holds a construct this does not rewrite."""
+    holds a construct this does not rewrite. With ``loose`` (see ``_fold``) it may
+    also match where ``rx`` does not: a test that rules ``rx`` out, not its answer."""
     from re import _compiler, _parser  # type: ignore[attr-defined]
 
     if rx is None or not rx.flags & re.IGNORECASE:
         return None
     try:
         parsed = _parser.parse(rx.pattern, rx.flags)
-        if not _fold(parsed.data):
+        if not _fold(parsed.data, loose):
             return None
         parsed.state.flags = (parsed.state.flags & ~(re.IGNORECASE | re.UNICODE)) | re.ASCII
         return _compiler.compile(parsed, parsed.state.flags)
@@ -631,6 +640,7 @@ class PatternSet:
         "_lit_rx",
         "_regex",
         "_requires",
+        "_screens",
         "gate_bytes",
         "gate_words",
         "rules",
@@ -640,6 +650,9 @@ class PatternSet:
         self.rules = [r for r in rules if r.patterns]
         self._regex = [r.compiled() for r in self.rules]
         self._folded = [ascii_folded(rx) for rx in self._regex]
+        # where a rule cannot be folded exactly: a looser fold that rules it out
+        self._screens = [ascii_folded(rx, loose=True) if f is None else None
+                         for rx, f in zip(self._regex, self._folded, strict=True)]
         self._gate: dict[bytes, list[int]] = {}
         self._requires = [frozenset(utf8(w) for w in r.requires) if r.requires else None
                           for r in self.rules]
@@ -738,6 +751,10 @@ class PatternSet:
             if rx is None:
                 continue
             folded = self._folded[i]
+            if low is not None:
+                screen = self._screens[i]
+                if screen is not None and screen.search(low) is None:
+                    continue  # not even the looser form matches
             found = (folded.finditer(low) if folded is not None and low is not None
                      else rx.finditer(text))
             for n, m in enumerate(found):
