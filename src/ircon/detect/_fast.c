@@ -15,6 +15,7 @@
  *   columns(events, app_roles, protected_roles, current_turn) -> columns (keyed_batch.py)
  *   SuffixGate(tail_chars, min_chars, symbols)(text) -> bool
  *   group(keys) -> {key: [positions]}                               (keyed_batch.py)
+ *   move_touched(d, groups, ts, factory) -> [(state, positions)]    (keyed_batch.py)
  *   spend_run(st, idx, ts, tokens, costs, ...) -> crossings | None   (wallet.py)
  *   probe_run(det, st, idx, ts, params, messages, ...) -> bool       (probing.py)
  */
@@ -1644,9 +1645,100 @@ fail:
     return NULL;
 }
 
+/* ------------------------------------------------------------------ touch */
+
+typedef struct {
+    Py_ssize_t last;
+    Py_ssize_t j;
+} last_at;
+
+static int by_last(const void *a, const void *b) {
+    Py_ssize_t x = ((const last_at *)a)->last, y = ((const last_at *)b)->last;
+    return (x > y) - (x < y);
+}
+
+/* move_touched(d, groups, ts, factory) -> list[(state, positions)]
+ *
+ * The last step of keyed_batch.touch, once its evictions are done: each key of
+ * ``groups`` (key -> its positions, ascending) moves to the end of ``d`` (key ->
+ * (time, state)) in the order of its last event, with that event's time; a key not
+ * held gets ``factory()``. */
+static PyObject *move_touched(PyObject *mod, PyObject *args) {
+    PyObject *d, *groups, *ts, *factory;
+    if (!PyArg_ParseTuple(args, "O!O!O!O", &PyDict_Type, &d, &PyDict_Type, &groups,
+                          &PyList_Type, &ts, &factory))
+        return NULL;
+    Py_ssize_t n = PyDict_GET_SIZE(groups), nts = PyList_GET_SIZE(ts);
+    PyObject **names = PyMem_Malloc((n ? n : 1) * sizeof(PyObject *));
+    PyObject **positions = PyMem_Malloc((n ? n : 1) * sizeof(PyObject *));
+    last_at *order = PyMem_Malloc((n ? n : 1) * sizeof(last_at));
+    PyObject *out = PyList_New(0);
+    if (!names || !positions || !order || !out) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    Py_ssize_t pos = 0, j = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(groups, &pos, &k, &v)) {
+        if (!PyList_Check(v) || PyList_GET_SIZE(v) == 0) {
+            PyErr_SetString(PyExc_TypeError, "groups map keys to non-empty lists");
+            goto fail;
+        }
+        Py_ssize_t last = PyLong_AsSsize_t(PyList_GET_ITEM(v, PyList_GET_SIZE(v) - 1));
+        if (last == -1 && PyErr_Occurred()) goto fail;
+        if (last < 0 || last >= nts) {
+            PyErr_SetString(PyExc_IndexError, "position out of range");
+            goto fail;
+        }
+        names[j] = k;
+        positions[j] = v;
+        order[j].last = last;
+        order[j].j = j;
+        j++;
+    }
+    qsort(order, (size_t)n, sizeof(last_at), by_last);
+    for (Py_ssize_t q = 0; q < n; q++) {
+        PyObject *key = names[order[q].j], *idx = positions[order[q].j];
+        PyObject *hit = PyDict_GetItemWithError(d, key);
+        PyObject *st;
+        if (hit) {
+            if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 2) {
+                PyErr_SetString(PyExc_TypeError, "held entries are (time, state)");
+                goto fail;
+            }
+            st = PyTuple_GET_ITEM(hit, 1);
+            Py_INCREF(st);
+            if (PyDict_DelItem(d, key) < 0) { Py_DECREF(st); goto fail; }
+        } else {
+            if (PyErr_Occurred()) goto fail;
+            st = PyObject_CallNoArgs(factory);
+            if (!st) goto fail;
+        }
+        PyObject *entry = PyTuple_Pack(2, PyList_GET_ITEM(ts, order[q].last), st);
+        PyObject *pair = entry ? PyTuple_Pack(2, st, idx) : NULL;
+        int bad = !pair || PyDict_SetItem(d, key, entry) < 0 || PyList_Append(out, pair) < 0;
+        Py_XDECREF(entry);
+        Py_XDECREF(pair);
+        Py_DECREF(st);
+        if (bad) goto fail;
+    }
+    PyMem_Free(names);
+    PyMem_Free(positions);
+    PyMem_Free(order);
+    return out;
+fail:
+    PyMem_Free(names);
+    PyMem_Free(positions);
+    PyMem_Free(order);
+    Py_XDECREF(out);
+    return NULL;
+}
+
 /* ----------------------------------------------------------------- module */
 
 static PyMethodDef module_methods[] = {
+    {"move_touched", (PyCFunction)move_touched, METH_VARARGS,
+     "move_touched(d, groups, ts, factory) -> list of (state, positions)"},
     {"spend_totals", (PyCFunction)spend_totals, METH_VARARGS,
      "spend_totals(prompt_tokens, completion_tokens, costs) -> (tokens, costs, sel) | None"},
     {"columns", (PyCFunction)columns, METH_VARARGS,

@@ -185,6 +185,8 @@ def touch(state: KeyedState[S], groups: dict[str, list[int]], keys: list[str],
         for k in evicted:
             del d[k]
     factory = state._factory
+    if fast is not None and type(groups) is dict and type(ts) is list:
+        return fast.move_touched(d, groups, ts, factory)
     pop = d.pop
     out: list[tuple[S, list[int]]] = []
     # keys in the order of their last event: the order the one-by-one calls leave
