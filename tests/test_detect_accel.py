@@ -228,7 +228,7 @@ def test_scan_finds_the_same_with_and_without_the_accelerator(tmp_path: Path) ->
 def test_columns_in_c_are_the_python_ones() -> None:
     from dataclasses import replace
 
-    import ircon.detect.keyed_batch as kb
+    from ircon.detect import accel
 
     base = _events(_texts())[:300]
     odd = [replace(base[0], key=None, user="u1"), replace(base[1], key="", user=None, ip="1.2.3.4"),
@@ -237,12 +237,12 @@ def test_columns_in_c_are_the_python_ones() -> None:
                                       Message("assistant", "y"), Message("tool", "t")))]
     events = base + odd
     with_c = Columns(events)
-    saved = kb.fast
-    kb.fast = None
+    saved = accel.fast
+    accel.fast = None
     try:
         pure = Columns(events)
     finally:
-        kb.fast = saved
+        accel.fast = saved
     for name in Columns.__slots__:
         assert getattr(with_c, name) == getattr(pure, name), name
 

@@ -3,7 +3,9 @@
 ``fast`` is the compiled module, or None when it was not built (no C compiler
 at install time) or when ``IRCON_PURE_PYTHON`` is set in the environment. Every
 caller keeps a pure-Python path that gives the same answers; the tests compare
-the two.
+the two. Callers read ``accel.fast`` when they run, so setting it to None turns
+the accelerator off for detector sets built afterwards (the bench does, to time
+both paths in one run).
 """
 
 from __future__ import annotations

@@ -20,8 +20,7 @@ from typing import Any
 
 import hyperscan
 
-from ircon.detect import keyed_batch
-from ircon.detect.accel import fast
+from ircon.detect import accel, keyed_batch
 from ircon.detect.base import TextGate, current_turn
 from ircon.detect.multimatch import first_per_text, layout, scan_all
 from ircon.detect.patterns import remember_words
@@ -125,14 +124,14 @@ class MergedGate:
                                if with_suspect and all(g.suspect_chars for g in with_suspect)
                                else None)
         self.check_many = [g.check_many for g in gates if g.check is not None]
-        self.c_gate = self._c_gate(gates) if accelerated and fast is not None else None
+        self.c_gate = self._c_gate(gates) if accelerated and accel.fast is not None else None
 
     def _c_gate(self, gates: list[TextGate]) -> Any:
         """The same gate in C (``_fast.Gate``): one pass per text over its characters
         that splits, lowercases and looks up words, finds literals and notes the
         bytes present; it calls back only for checks and suspect patterns, and only
         when their bytes are present."""
-        assert fast is not None
+        assert accel.fast is not None
         others = frozenset().union(*(o for _a, o in self.pairs))
         if any(len(w) > 64 for w in self.any_words | others):
             return None  # the C gate looks up words of up to 64 bytes
@@ -146,8 +145,8 @@ class MergedGate:
                   if g.check is not None]
         leads = (None if self.suspect_delete is None
                  else bytes(b for b in range(256) if b not in self.suspect_delete))
-        return fast.Gate(vocab, len(self.pairs), len(self.long_run), self.max_chars, literals,
-                         bare, checks, list(self.suspect), leads)
+        return accel.fast.Gate(vocab, len(self.pairs), len(self.long_run), self.max_chars,
+                               literals, bare, checks, list(self.suspect), leads)
 
     def quiet(self, event: TelemetryEvent) -> bool:
         """True when no new-turn text of ``event`` opens any of the gates."""

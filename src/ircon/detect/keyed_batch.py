@@ -22,7 +22,7 @@ from itertools import accumulate, islice
 from operator import attrgetter, is_, itemgetter, le
 from typing import Protocol, TypeVar
 
-from ircon.detect.accel import fast
+from ircon.detect import accel
 from ircon.detect.base import APP_ROLES, KeyedState, current_turn
 from ircon.model.telemetry import Message, RequestParams, TelemetryEvent
 
@@ -51,8 +51,8 @@ def actors(events: Sequence[TelemetryEvent]) -> list[str]:
 
 def group(keys: list[str]) -> dict[str, list[int]]:
     """Positions of each distinct key, keys in order of first occurrence."""
-    if fast is not None:
-        return fast.group(keys)
+    if accel.fast is not None:
+        return accel.fast.group(keys)
     out: defaultdict[str, list[int]] = defaultdict(list)
     for i, k in enumerate(keys):
         out[k].append(i)
@@ -124,10 +124,10 @@ class Columns:
         self.turn_owners: list[int]
         self.protected: list[str]
         self.protected_owners: list[int]
-        if fast is not None:
+        if accel.fast is not None:
             (self.ts, self.actors, self.teams, self.params, self.messages, self.responses,
              self.prompt_tokens, self.completion_tokens, self.costs, self.turn_texts,
-             self.turn_owners, self.protected, self.protected_owners) = fast.columns(
+             self.turn_owners, self.protected, self.protected_owners) = accel.fast.columns(
                 events, APP_ROLES, APP_ROLES, current_turn)
         else:
             self.ts = list(map(_TS, events))
@@ -185,8 +185,8 @@ def touch(state: KeyedState[S], groups: dict[str, list[int]], keys: list[str],
         for k in evicted:
             del d[k]
     factory = state._factory
-    if fast is not None and type(groups) is dict and type(ts) is list:
-        return fast.move_touched(d, groups, ts, factory)
+    if accel.fast is not None and type(groups) is dict and type(ts) is list:
+        return accel.fast.move_touched(d, groups, ts, factory)
     pop = d.pop
     out: list[tuple[S, list[int]]] = []
     # keys in the order of their last event: the order the one-by-one calls leave

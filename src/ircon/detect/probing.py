@@ -24,8 +24,7 @@ from functools import partial
 from itertools import compress
 from operator import attrgetter, is_not, itemgetter
 
-from ircon.detect import keyed_batch
-from ircon.detect.accel import fast
+from ircon.detect import accel, keyed_batch
 from ircon.detect.base import BuildContext, KeyedState, finding
 from ircon.detect.rules import Rule
 from ircon.model.finding import Finding
@@ -455,7 +454,7 @@ class ProbingDetector:
         window = self.window
         mr = self.min_requests
         half = mr // 2
-        run = None if fast is None else fast.probe_run
+        run = None if accel.fast is None else accel.fast.probe_run
         for st, idx in keyed_batch.touch(self.state, cols.groups, cols.actors, ts):
             # the per-key steps below, in C (False: a value it leaves to Python)
             if run is not None and run(self, st, idx, ts, params, messages, events, _BusyState,

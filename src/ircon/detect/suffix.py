@@ -25,8 +25,7 @@ from pathlib import Path
 
 import hyperscan
 
-from ircon.detect import wordfreq
-from ircon.detect.accel import fast
+from ircon.detect import accel, wordfreq
 from ircon.detect.base import BuildContext, TextGate, current_turn, excerpt, finding
 from ircon.detect.multimatch import layout, scan_all
 from ircon.detect.rules import Rule
@@ -396,7 +395,7 @@ class SuffixDetector:
         if self.rule is None:
             return TextGate()
         return TextGate(check=self.gate, check_bytes=_SYMBOL_BYTES, check_many=gate_many,
-                        check_fast=None if fast is None else fast.SuffixGate(
+                        check_fast=None if accel.fast is None else accel.fast.SuffixGate(
                             TAIL_CHARS, _MIN_GATE_CHARS, _SYMBOL_BYTES))
 
     def flush(self) -> list[Finding]:

@@ -16,8 +16,7 @@ from functools import partial, reduce
 from operator import add, itemgetter
 from typing import Any, cast
 
-from ircon.detect import keyed_batch
-from ircon.detect.accel import fast
+from ircon.detect import accel, keyed_batch
 from ircon.detect.base import BuildContext, KeyedState, finding
 from ircon.detect.rules import Rule
 from ircon.model.finding import Finding
@@ -148,7 +147,7 @@ class WalletDetector:
         if self.rule is None or not events:
             return []
         cols = keyed_batch.columns(events)
-        totals = None if fast is None else fast.spend_totals(
+        totals = None if accel.fast is None else accel.fast.spend_totals(
             cols.prompt_tokens, cols.completion_tokens, cols.costs)
         if totals is not None:
             # C sums and compares in order whatever the values: what the Python
@@ -195,8 +194,8 @@ class WalletDetector:
         """The events ``idx`` of one key (team), one window at a time. ``facts``:
         ``plain`` and ``growing`` of the batch (see ``_spend_columns``), or empty
         until a Python step needs them."""
-        if fast is not None:
-            got = fast.spend_run(st, idx, ts, tokens, costs, self.window, _ALPHA,
+        if accel.fast is not None:
+            got = accel.fast.spend_run(st, idx, ts, tokens, costs, self.window, _ALPHA,
                                  _MIN_BASELINE_WINDOWS, self.factor, self.min_tokens,
                                  self.new_tokens, self.min_cost, self.new_cost)
             if got is not None:  # else a value C does not treat as Python does
