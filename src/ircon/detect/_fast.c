@@ -1124,6 +1124,27 @@ static int get_int(PyObject *o, PyObject *name, long long *out) {
     return ok;
 }
 
+/* o.name = value, as a float: nothing when it holds that value already (bit for bit),
+ * else ``src`` when that is a float of the value (shared, as Python would share it),
+ * else a new float. Per-key state then costs no more memory than the Python steps. */
+static int set_double(PyObject *o, PyObject *name, double value, PyObject *src) {
+    PyObject *cur = PyObject_GetAttr(o, name);
+    if (!cur) return -1;
+    double was = PyFloat_CheckExact(cur) ? PyFloat_AS_DOUBLE(cur) : 0.0;
+    int same = PyFloat_CheckExact(cur) && memcmp(&was, &value, sizeof(double)) == 0;
+    Py_DECREF(cur);
+    if (same) return 0;
+    if (src && PyFloat_CheckExact(src)) {
+        double s = PyFloat_AS_DOUBLE(src);
+        if (memcmp(&s, &value, sizeof(double)) == 0) return PyObject_SetAttr(o, name, src);
+    }
+    PyObject *v = PyFloat_FromDouble(value);
+    if (!v) return -1;
+    int r = PyObject_SetAttr(o, name, v);
+    Py_DECREF(v);
+    return r;
+}
+
 static int set_attr(PyObject *o, PyObject *name, PyObject *v) {
     if (!v) return -1;
     int r = PyObject_SetAttr(o, name, v);
@@ -1229,6 +1250,7 @@ static PyObject *spend_run(PyObject *mod, PyObject *args) {
     PyObject *out = PyList_New(0);
     if (!out) return NULL;
     double keep = 1.0 - alpha;
+    PyObject *start_src = NULL;  /* the time object ``start`` was taken from, if so */
     for (Py_ssize_t j = 0; j < n; j++) {
         Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(idx, j));
         if (i == -1 && PyErr_Occurred()) goto fail;
@@ -1253,6 +1275,7 @@ static PyObject *spend_run(PyObject *mod, PyObject *args) {
         if (!isfinite(c)) goto python;
         if (start < 0) {
             start = now;
+            start_src = to;
         } else if (now - start >= window) {
             double el = py_floor_div(now - start, window);
             if (!(el < EXACT_INT)) goto python;
@@ -1296,11 +1319,11 @@ static PyObject *spend_run(PyObject *mod, PyObject *args) {
             Py_DECREF(snap);
         }
     }
-    if (set_attr(st, s_start, PyFloat_FromDouble(start)) < 0 ||
+    if (set_double(st, s_start, start, start_src) < 0 ||
         set_attr(st, s_tokens, PyLong_FromLongLong(tok)) < 0 ||
-        set_attr(st, s_cost, PyFloat_FromDouble(cost)) < 0 ||
-        set_attr(st, s_base_tokens, PyFloat_FromDouble(base_tokens)) < 0 ||
-        set_attr(st, s_base_cost, PyFloat_FromDouble(base_cost)) < 0 ||
+        set_double(st, s_cost, cost, NULL) < 0 ||
+        set_double(st, s_base_tokens, base_tokens, NULL) < 0 ||
+        set_double(st, s_base_cost, base_cost, NULL) < 0 ||
         set_attr(st, s_windows, PyLong_FromLongLong(windows)) < 0 ||
         set_attr(st, s_reported, PyBool_FromLong(reported)) < 0)
         goto fail;
@@ -1556,6 +1579,7 @@ static PyObject *probe_run(PyObject *mod, PyObject *args) {
         (double)count + (double)n >= EXACT_INT)
         Py_RETURN_FALSE;
     double keep = 1.0 - alpha;
+    PyObject *start_src = NULL;  /* the time object ``start`` was taken from, if so */
     Py_ssize_t seg = 0;      /* events idx[seg:j] of the window are not deferred yet */
     long long c0 = count;    /* the count before idx[seg] */
     for (Py_ssize_t j = 0; j < n; j++) {
@@ -1563,6 +1587,7 @@ static PyObject *probe_run(PyObject *mod, PyObject *args) {
         double now = PyFloat_AS_DOUBLE(PyList_GET_ITEM(ts, i));
         if (start < 0) {
             start = now;
+            start_src = PyList_GET_ITEM(ts, i);
         } else if (now - start >= window) {
             /* a busy key's pending prompts are folded in when a full window closes */
             if (count >= mr && (set_long(st, s_count, count) < 0 || defer(&x, seg, j, c0) < 0))
@@ -1579,9 +1604,9 @@ static PyObject *probe_run(PyObject *mod, PyObject *args) {
             int has_busy = busy != Py_None;
             Py_DECREF(busy);
             if (has_busy) {
-                if (set_attr(st, s_start, PyFloat_FromDouble(start)) < 0 ||
+                if (set_double(st, s_start, start, start_src) < 0 ||
                     set_long(st, s_count, count) < 0 ||
-                    set_attr(st, s_baseline, PyFloat_FromDouble(baseline)) < 0 ||
+                    set_double(st, s_baseline, baseline, NULL) < 0 ||
                     set_long(st, s_windows, windows) < 0)
                     goto fail;
                 PyObject *r = PyObject_CallMethodOneArg(x.det, s_close_busy, st);
@@ -1601,9 +1626,9 @@ static PyObject *probe_run(PyObject *mod, PyObject *args) {
             if (defer(&x, seg, j + 1, c0) < 0) goto fail;
             seg = j + 1;
             c0 = count;
-            if (set_attr(st, s_start, PyFloat_FromDouble(start)) < 0 ||
+            if (set_double(st, s_start, start, start_src) < 0 ||
                 set_long(st, s_count, count) < 0 ||
-                set_attr(st, s_baseline, PyFloat_FromDouble(baseline)) < 0 ||
+                set_double(st, s_baseline, baseline, NULL) < 0 ||
                 set_long(st, s_windows, windows) < 0)
                 goto fail;
             PyObject *ev = PySequence_GetItem(events, i);
@@ -1635,9 +1660,9 @@ static PyObject *probe_run(PyObject *mod, PyObject *args) {
         }
     }
     if (set_long(st, s_count, count) < 0 || defer(&x, seg, n, c0) < 0) goto fail;
-    if (set_attr(st, s_start, PyFloat_FromDouble(start)) < 0 ||
+    if (set_double(st, s_start, start, start_src) < 0 ||
         set_long(st, s_count, count) < 0 ||
-        set_attr(st, s_baseline, PyFloat_FromDouble(baseline)) < 0 ||
+        set_double(st, s_baseline, baseline, NULL) < 0 ||
         set_long(st, s_windows, windows) < 0)
         goto fail;
     Py_RETURN_TRUE;
