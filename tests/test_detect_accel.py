@@ -280,3 +280,19 @@ def test_odd_spend_values_take_the_python_steps_with_the_same_answers() -> None:
     assert [(i, f.rule_id, repr(f.details)) for i, f in got] == [  # repr: NaN is NaN
         (i, f.rule_id, repr(f.details)) for i, f in want]
     assert want  # the spike is found
+
+
+@needs_fast
+def test_forgetting_a_batch_leaves_lists_others_hold_alone() -> None:
+    from ircon.detect import keyed_batch
+
+    events = _events(_texts())[:50]
+    cols = keyed_batch.columns(events)
+    kept = cols.responses
+    del cols
+    keyed_batch.forget()
+    assert kept == [e.response for e in events]  # still whole: someone holds it
+    cols = keyed_batch.columns(events)
+    held = cols  # the whole columns held elsewhere: nothing is emptied
+    keyed_batch.forget()
+    assert held.ts == [e.ts for e in events]

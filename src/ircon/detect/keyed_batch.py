@@ -15,6 +15,7 @@ this module does the parts they share:
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -99,6 +100,11 @@ def protected(events: Sequence[TelemetryEvent]) -> tuple[list[str], list[int]]:
     return [c for c, _i in pairs], [i for _c, i in pairs]
 
 
+_COLUMN_LISTS = ("ts", "actors", "teams", "params", "messages", "responses", "prompt_tokens",
+                 "completion_tokens", "costs", "turn_texts", "turn_owners", "protected",
+                 "protected_owners")
+
+
 class Columns:
     """What the batched detectors read of a batch (see ``columns``): the events'
     fields as lists, the new-turn texts (``turn_texts``) and the application's own
@@ -163,7 +169,10 @@ def columns(events: Sequence[TelemetryEvent]) -> Columns:
 def forget() -> None:
     """Drop the remembered batch (it holds its events)."""
     global _memo
-    _memo = None
+    memo, _memo = _memo, None
+    if memo is not None and accel.fast is not None and sys.getrefcount(memo) == 2:
+        # nobody else holds the columns: empty them with their objects fetched ahead
+        accel.fast.release([getattr(memo, name) for name in _COLUMN_LISTS])
 
 
 def touch(state: KeyedState[S], groups: dict[str, list[int]], keys: list[str],
