@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from ircon.detect import suffix
 from ircon.detect.accel import fast
-from ircon.detect.base import APP_ROLES, current_turn
 from ircon.detect.gate import MergedGate
 from ircon.detect.keyed_batch import Columns, turn_texts
 from ircon.detect.pipeline import DetectorSet
@@ -113,7 +112,7 @@ def test_the_c_suffix_gate_is_the_python_one(text: str) -> None:
 
 @needs_fast
 def test_turn_texts_in_c_are_the_python_ones() -> None:
-    assert fast is not None
+    """The new-turn texts of the C column pass, for every shape of conversation."""
     m = Message
     shapes: list[tuple[Message, ...]] = [
         (), (m("user", "a"),), (m("system", "s"), m("user", "b")),
@@ -124,7 +123,8 @@ def test_turn_texts_in_c_are_the_python_ones() -> None:
     ]
     events = [TelemetryEvent(request_id=str(i), ts=float(i), format="t", messages=ms)
               for i, ms in enumerate(shapes * 3)]
-    assert fast.turn_texts(events, APP_ROLES, current_turn) == turn_texts(events)
+    cols = Columns(events)
+    assert (cols.turn_texts, cols.turn_owners) == turn_texts(events)
 
 
 @needs_fast

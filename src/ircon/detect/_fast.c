@@ -11,7 +11,6 @@
  *
  *   Gate(vocab, long_word, max_chars, literals, bare, checks, suspect, leads)
  *       .opened(texts) -> list[bool]     the merged text gate of gate.py, per text
- *   turn_texts(events, app_roles, current_turn) -> (texts, owners)
  *   columns(events, app_roles, protected_roles, current_turn) -> columns (keyed_batch.py)
  *   SuffixGate(tail_chars, min_chars, symbols)(text) -> bool
  *   group(keys) -> {key: [positions]}                               (keyed_batch.py)
@@ -716,8 +715,6 @@ typedef struct {
     Py_ssize_t role, content;
 } msg_slots;
 
-static msg_slots no_msg_slots = {NULL, -1, -1};
-
 static void find_msg_slots(PyObject *msg, msg_slots *out) {
     out->tp = Py_TYPE(msg);
     out->role = slot_offset(out->tp, s_role);
@@ -815,46 +812,6 @@ static PyObject *turn_result(PyObject *texts, PyObject *more_t, PyObject *more_o
         }
     }
     return owners;
-}
-
-/* turn_texts(events, app_roles, current_turn) -> (texts, owners): gate.turn_texts */
-static PyObject *turn_texts(PyObject *mod, PyObject *args) {
-    PyObject *events, *app_roles, *current_turn;
-    if (!PyArg_ParseTuple(args, "OOO", &events, &app_roles, &current_turn)) return NULL;
-    PyObject *fast = PySequence_Fast(events, "events must be a sequence");
-    if (!fast) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    PyObject *texts = PyList_New(0), *more_t = PyList_New(0), *more_o = PyList_New(0);
-    PyObject *result = NULL;
-    if (!texts || !more_t || !more_o) goto done;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *ev = PySequence_Fast_GET_ITEM(fast, i);
-        PyObject *attr = PyObject_GetAttr(ev, s_messages);
-        if (!attr) goto done;
-        PyObject *ms = PySequence_Fast(attr, "messages must be a sequence");
-        Py_DECREF(attr);
-        if (!ms) goto done;
-        PyObject *text;
-        int rc = turn_of(ev, ms, i, app_roles, current_turn, more_t, more_o, &text,
-                         &no_msg_slots);
-        Py_DECREF(ms);
-        if (rc < 0) goto done;
-        rc = PyList_Append(texts, text);
-        Py_DECREF(text);
-        if (rc < 0) goto done;
-    }
-    {
-        PyObject *owners = turn_result(texts, more_t, more_o);
-        if (!owners) goto done;
-        result = PyTuple_Pack(2, texts, owners);
-        Py_DECREF(owners);
-    }
-done:
-    Py_DECREF(fast);
-    Py_XDECREF(texts);
-    Py_XDECREF(more_t);
-    Py_XDECREF(more_o);
-    return result;
 }
 
 /* --------------------------------------------------------------- columns */
@@ -1806,8 +1763,6 @@ static PyMethodDef module_methods[] = {
     {"spend_run", (PyCFunction)spend_run, METH_VARARGS,
      "spend_run(st, idx, ts, tokens, costs, window, alpha, base_windows, factor, min_tokens, "
      "new_tokens, min_cost, new_cost) -> list of crossings, or None"},
-    {"turn_texts", (PyCFunction)turn_texts, METH_VARARGS,
-     "turn_texts(events, app_roles, current_turn) -> (texts, owners)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moduledef = {
