@@ -30,7 +30,7 @@ def compile_extension(root: Path, build_dir: Path | None) -> Path:
     ext = Extension(MODULE, [SOURCE], extra_compile_args=["-O2", "-Wall"])
     dist = Distribution({"name": "ircon", "ext_modules": [ext], "package_dir": {"": "src"},
                          "script_name": "hatch_build.py"})
-    dist.src_root = str(root)  # type: ignore[attr-defined]
+    dist.src_root = str(root)
     cmd = build_ext(dist)
     cmd.inplace = build_dir is None
     if build_dir is not None:
@@ -41,7 +41,7 @@ def compile_extension(root: Path, build_dir: Path | None) -> Path:
     return Path(cmd.get_ext_fullpath(MODULE))
 
 
-class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]
+class CustomBuildHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return
