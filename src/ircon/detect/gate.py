@@ -110,9 +110,6 @@ class MergedGate:
                                    if w in self.rot13 and w not in self.words)
         self.anchor_ids = frozenset(i for i, w in enumerate(vocab)
                                     if w in self.anchors and w not in self.words)
-        self.word_db = _compile([b" " + _hex(w) + b" " for w in vocab], hyperscan.HS_FLAG_CASELESS)
-        literals = {lit.encode("utf-8", "surrogatepass") for g in gates for lit in g.literals}
-        self.literal_db = _compile([_hex(lit) for lit in sorted(literals) if lit])
         # Bytes whose presence alone opens; the lead bytes of the characters of the
         # suspect regexes (when every gate lists them): texts without one skip them.
         self.bare_delete = bytes(b for b in range(256)
@@ -125,6 +122,14 @@ class MergedGate:
                                else None)
         self.check_many = [g.check_many for g in gates if g.check is not None]
         self.c_gate = self._c_gate(gates) if accelerated and accel.fast is not None else None
+        # the Hyperscan databases serve the Python batched form only
+        self.word_db: hyperscan.Database | None = None
+        self.literal_db: hyperscan.Database | None = None
+        if self.c_gate is None:
+            self.word_db = _compile([b" " + _hex(w) + b" " for w in vocab],
+                                    hyperscan.HS_FLAG_CASELESS)
+            literals = {lit.encode("utf-8", "surrogatepass") for g in gates for lit in g.literals}
+            self.literal_db = _compile([_hex(lit) for lit in sorted(literals) if lit])
 
     def _c_gate(self, gates: list[TextGate]) -> Any:
         """The same gate in C (``_fast.Gate``): one pass per text over its characters

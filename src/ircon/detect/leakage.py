@@ -373,13 +373,14 @@ class _BatchGate:
             # the chunk's own prompts: their owners are ascending
             a, b = bisect_left(prot_owners, base), bisect_left(prot_owners, end)
             out.extend(base + i for i in self._open(
-                events[base:end], cols.responses[base:end], prot[a:b],
-                prot_owners[a:b], base))
+                cols.responses[base:end], prot[a:b], prot_owners[a:b], base))
         return out
 
-    def _open(self, events: Sequence[TelemetryEvent], resps: list[str], contents: list[str],
-              owners: list[int], base: int) -> list[int]:
-        self._credit = min(_CREDIT_CAP, self._credit + len(events))
+    def _open(self, resps: list[str], contents: list[str], owners: list[int],
+              base: int) -> list[int]:
+        """Indices (from ``base``) of the responses ``resps`` that may hold a leak;
+        ``contents``/``owners``: their events' own prompts (see ``_own_prompts``)."""
+        self._credit = min(_CREDIT_CAP, self._credit + len(resps))
         if self._stale:
             self._compile()
         # A response longer than the limit is examined in windows; whatever opens a
