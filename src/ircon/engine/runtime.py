@@ -172,6 +172,19 @@ class Engine:
     # -- leading -----------------------------------------------------------------------
     async def _lead(self, stop: asyncio.Event) -> None:
         inner = asyncio.Event()
+        # The lease is renewed from before the parts start until after they have
+        # stopped: building the detectors or a shutdown's grace can outlast the
+        # lease, and a standby must not take over while this engine still works.
+        parts_stopped = asyncio.Event()
+        renewer = asyncio.create_task(self._renew(inner, parts_stopped), name="lease")
+        try:
+            await self._work(stop, inner, renewer)
+        finally:
+            parts_stopped.set()
+            await asyncio.gather(renewer, return_exceptions=True)
+
+    async def _work(self, stop: asyncio.Event, inner: asyncio.Event,
+                    renewer: asyncio.Task[None]) -> None:
         try:
             await self._start_parts()
         except Exception as exc:  # e.g. an unreadable rule pack: stop cleanly, say why
@@ -180,7 +193,6 @@ class Engine:
             await self._stop_parts(0)
             return
         tasks = [
-            asyncio.create_task(self._renew(inner), name="lease"),
             asyncio.create_task(self._follow(inner), name="telemetry"),
             asyncio.create_task(self._ticks(inner), name="expiry"),
         ]
@@ -188,8 +200,10 @@ class Engine:
             tasks.append(asyncio.create_task(self.poller.run(inner), name="poller"))
         stopper = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            for t in tasks:
+            # The lease lost while starting ends the work before it begins.
+            await asyncio.wait([stopper, renewer, *tasks],
+                               return_when=asyncio.FIRST_COMPLETED)
+            for t in (renewer, *tasks):
                 if t.done() and not t.cancelled() and t.exception() is not None:
                     log.error("engine task %s failed", t.get_name(), exc_info=t.exception())
                     self.failure = f"{t.get_name()}: {t.exception()!r}"
@@ -265,9 +279,10 @@ class Engine:
         event(log, logging.INFO, "engine stopped", **self.counts)
 
     # -- lease renewal -----------------------------------------------------------------
-    async def _renew(self, inner: asyncio.Event) -> None:
+    async def _renew(self, inner: asyncio.Event, done: asyncio.Event) -> None:
+        """Renew the lease until ``done``; on losing it, set ``inner`` and return."""
         every = self.lease_seconds / 3
-        while not await _wait(inner, every):
+        while not await _wait(done, every):
             try:
                 got = await asyncio.to_thread(lease.acquire, self.store, self.holder,
                                               self.lease_seconds)
