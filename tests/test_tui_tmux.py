@@ -111,7 +111,13 @@ def test_real_terminal_flow_and_hostile_text(tmux: Tmux, tmp_path: Path) -> None
     tmux.keys("Enter")
     tmux.wait_for(lambda s: "typed in a real terminal" in s)
     store = open_store(str(db))
-    notes = [e for e in journal.entries(store, ids["jailbreak"]) if e.kind == "note"]
+    # The text shows in the input before the write lands: wait for the journal.
+    end = time.monotonic() + 15
+    while True:
+        notes = [e for e in journal.entries(store, ids["jailbreak"]) if e.kind == "note"]
+        if "typed in a real terminal" in notes[-1].body or time.monotonic() > end:
+            break
+        time.sleep(0.05)
     assert notes[-1].actor == "tester@ci" and "typed in a real terminal" in notes[-1].body
     # the terminal goes away (SSH dropped): ircon exits, the journal is intact
     tmux.run("kill-session", "-t", "ircon")
