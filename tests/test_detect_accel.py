@@ -236,15 +236,30 @@ def test_columns_in_c_are_the_python_ones() -> None:
            replace(base[4], messages=(Message("developer", "d"), Message("user", "x"),
                                       Message("assistant", "y"), Message("tool", "t")))]
     events = base + odd
-    with_c = Columns(events)
-    saved = accel.fast
-    accel.fast = None
-    try:
-        pure = Columns(events)
-    finally:
-        accel.fast = saved
-    for name in Columns.__slots__:
-        assert getattr(with_c, name) == getattr(pure, name), name
+    teamed = [replace(e, team=f"t{i % 3}") for i, e in enumerate(events)]
+    variants = {
+        "no teams": events, "every event with a team": teamed,
+        "one without": teamed[:100] + [replace(teamed[100], team="")] + teamed[101:],
+        "out of order": teamed[150:] + teamed[:150],
+        "an int time": teamed[:5] + [replace(teamed[5], ts=1005)] + teamed[6:],
+        "a NaN time": teamed[:5] + [replace(teamed[5], ts=float("nan"))] + teamed[6:],
+        "one event": teamed[:1], "none": [],
+    }
+    for label, evs in variants.items():
+        with_c = Columns(evs)
+        saved = accel.fast
+        accel.fast = None
+        try:
+            pure = Columns(evs)
+        finally:
+            accel.fast = saved
+        for name in Columns.__slots__:
+            assert getattr(with_c, name) == getattr(pure, name), (label, name)
+    assert Columns(teamed).team_groups == {"t0": list(range(0, len(teamed), 3)),
+                                           "t1": list(range(1, len(teamed), 3)),
+                                           "t2": list(range(2, len(teamed), 3))}
+    assert Columns(variants["out of order"]).ascending is False
+    assert Columns(variants["a NaN time"]).ascending is False
 
 
 def test_odd_spend_values_take_the_python_steps_with_the_same_answers() -> None:

@@ -15,7 +15,7 @@ import math
 import random
 import re
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -501,4 +501,24 @@ def test_wallet_refunds_and_odd_counts(seed: int) -> None:
     want = per_event(ref, events)
     assert want
     assert batched(fast, events, rng) == want
+    assert _state(fast) == _state(ref)
+
+
+@pytest.mark.parametrize("name", ["probing", "wallet"])
+def test_keys_left_to_python_mix_with_keys_handled_in_c(name: str) -> None:
+    """One C call handles a batch's keys; a key whose values C leaves to Python (a
+    time that is an int, a count beyond 2**53) takes the Python steps in the same
+    batch, and every key's findings and state are those of one event at a time."""
+    cfg = DetectConfig(**CONFIGS[0])
+    rng = random.Random(77)
+    events = stream(77, 4000, keys=40, spread=0.05, disorder=0.0)
+    odd = {"busy-1", "k3"}
+    for i, ev in enumerate(events):
+        if ev.key in odd and i % 50 == 7:
+            changes: dict[str, Any] = ({"ts": int(ev.ts)} if ev.key == "busy-1"
+                                       else {"prompt_tokens": 2**60})
+            events[i] = replace(ev, **changes)
+    ref, fast = make(name, cfg), make(name, cfg)
+    want = per_event(ref, events)
+    assert batched(fast, events, rng, sizes=(500, 1000, 4096)) == want
     assert _state(fast) == _state(ref)

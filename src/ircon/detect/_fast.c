@@ -11,12 +11,13 @@
  *
  *   Gate(vocab, long_word, max_chars, literals, bare, checks, suspect, leads)
  *       .opened(texts) -> list[bool]     the merged text gate of gate.py, per text
- *   columns(events, app_roles, protected_roles, current_turn) -> columns (keyed_batch.py)
+ *   columns(events, app_roles, protected_roles, current_turn)
+ *       -> columns, groups by actor, ascending, groups by team       (keyed_batch.py)
  *   SuffixGate(tail_chars, min_chars, symbols)(text) -> bool
  *   group(keys) -> {key: [positions]}                               (keyed_batch.py)
  *   move_touched(d, groups, ts, factory) -> [(state, positions)]    (keyed_batch.py)
- *   spend_run(st, idx, ts, tokens, costs, ...) -> crossings | None   (wallet.py)
- *   probe_run(det, st, idx, ts, params, messages, ...) -> bool       (probing.py)
+ *   spend_batch(pairs, ts, tokens, costs, ...) -> (crossings, rest)  (wallet.py)
+ *   probe_batch(det, pairs, ts, params, messages, ...) -> rest       (probing.py)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -822,13 +823,29 @@ static PyObject *s_ts, *s_key, *s_user_attr, *s_ip, *s_team, *s_params, *s_respo
 enum { COL_TS, COL_ACTORS, COL_TEAMS, COL_PARAMS, COL_MESSAGES, COL_RESPONSES, COL_PTOK,
        COL_CTOK, COL_COSTS, COL_TEXTS, COL_PROT, COL_PROT_OWNERS, NCOLS };
 
-/* columns(events, app_roles, protected_roles, current_turn) -> tuple of lists:
+/* groups[key].append(pos), a new list for a new key (see group). */
+static int add_position(PyObject *groups, PyObject *key, PyObject *pos) {
+    PyObject *lst = PyDict_GetItemWithError(groups, key);
+    if (!lst) {
+        if (PyErr_Occurred()) return -1;
+        lst = PyList_New(0);
+        if (!lst) return -1;
+        int r = PyDict_SetItem(groups, key, lst);
+        Py_DECREF(lst);  /* the dict holds it */
+        if (r < 0) return -1;
+    }
+    return PyList_Append(lst, pos);
+}
+
+/* columns(events, app_roles, protected_roles, current_turn) -> tuple:
  *   ts, actors, teams, params, messages, responses, prompt_tokens, completion_tokens,
- *   costs, turn texts, turn owners, protected contents, their owners
+ *   costs, turn texts, turn owners, protected contents, their owners (lists); the
+ *   grouping by actor (group(actors)); whether the times ascend (None: not all floats);
+ *   the grouping by team (None when an event has none)
  * What the batched detectors read of a batch (keyed_batch.Columns), in one pass
  * over the events: each event's objects are visited once. */
 static PyObject *columns(PyObject *mod, PyObject *args) {
-    PyObject *events, *app_roles, *prot_roles, *current_turn;
+    PyObject *events, *app_roles, *prot_roles, *current_turn, *groups = NULL, *tgroups = NULL;
     if (!PyArg_ParseTuple(args, "OOOO", &events, &app_roles, &prot_roles, &current_turn))
         return NULL;
     PyObject *fast = PySequence_Fast(events, "events must be a sequence");
@@ -860,6 +877,13 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
     }
     PyObject **items = PySequence_Fast_ITEMS(fast);
     msg_slots mslots = {NULL, -1, -1};
+    /* While each event's fields are in cache: the grouping by actor, by team (while
+     * every event has one), and whether the times ascend (unknown: -1, for times
+     * other than floats, which Python compares itself). */
+    groups = PyDict_New();
+    tgroups = PyDict_New();
+    if (!groups || !tgroups) goto done;
+    int asc = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *ev = items[i];
         /* events ahead: the event, then (once it is in cache) its key and messages */
@@ -906,9 +930,38 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
             Py_INCREF(actor);
         }
         PyList_SET_ITEM(cols[COL_ACTORS], i, actor);
+        PyObject *pos = PyLong_FromSsize_t(i);
+        if (!pos || add_position(groups, actor, pos) < 0) {
+            Py_XDECREF(pos);
+            goto done;
+        }
+        if (tgroups != Py_None) {
+            PyObject *team = PyList_GET_ITEM(cols[COL_TEAMS], i);
+            int t = PyObject_IsTrue(team);
+            if (t < 0 || (t && add_position(tgroups, team, pos) < 0)) {
+                Py_DECREF(pos);
+                goto done;
+            }
+            if (!t) {  /* an event without a team: the teams are grouped in Python */
+                Py_DECREF(tgroups);
+                tgroups = Py_None;
+                Py_INCREF(tgroups);
+            }
+        }
+        if (i && asc >= 0) {
+            PyObject *a = PyList_GET_ITEM(cols[COL_TS], i - 1);
+            PyObject *b = PyList_GET_ITEM(cols[COL_TS], i);
+            if (PyFloat_CheckExact(a) && PyFloat_CheckExact(b))
+                asc = asc && PyFloat_AS_DOUBLE(a) <= PyFloat_AS_DOUBLE(b);
+            else
+                asc = -1;
+        }
         PyObject *ms = PySequence_Fast(PyList_GET_ITEM(cols[COL_MESSAGES], i),
                                        "messages must be a sequence");
-        if (!ms) goto done;
+        if (!ms) {
+            Py_DECREF(pos);
+            goto done;
+        }
         PyObject *text;
         if (!mslots.tp && PySequence_Fast_GET_SIZE(ms) > 0)
             find_msg_slots(PySequence_Fast_GET_ITEM(ms, 0), &mslots);
@@ -918,7 +971,6 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
             Py_DECREF(text);
         }
         /* the application's own prompts (system, developer), for the leakage check */
-        PyObject *pos = NULL;
         for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(ms); k++) {
             PyObject *m = PySequence_Fast_GET_ITEM(ms, k);
             PyObject *role = get_slot(m, s_role, mslots.tp, mslots.role);
@@ -929,20 +981,19 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
             if (!in) continue;
             PyObject *content = get_slot(m, s_content, mslots.tp, mslots.content);
             if (!content) { rc = -1; break; }
-            if (!pos) pos = PyLong_FromSsize_t(i);
-            if (!pos || PyList_Append(cols[COL_PROT], content) < 0 ||
+            if (PyList_Append(cols[COL_PROT], content) < 0 ||
                 PyList_Append(cols[COL_PROT_OWNERS], pos) < 0)
                 rc = -1;
             Py_DECREF(content);
         }
-        Py_XDECREF(pos);
+        Py_DECREF(pos);
         Py_DECREF(ms);
         if (rc < 0) goto done;
     }
     {
         PyObject *owners = turn_result(cols[COL_TEXTS], more_t, more_o);
         if (!owners) goto done;
-        result = PyTuple_New(NCOLS + 1);
+        result = PyTuple_New(NCOLS + 4);
         if (!result) { Py_DECREF(owners); goto done; }
         int at = 0;
         for (int c = 0; c < NCOLS; c++) {
@@ -950,8 +1001,16 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
             PyTuple_SET_ITEM(result, at++, cols[c]);
             if (c == COL_TEXTS) PyTuple_SET_ITEM(result, at++, owners);
         }
+        PyObject *ascending = asc < 0 ? Py_None : asc ? Py_True : Py_False;
+        Py_INCREF(ascending);
+        PyTuple_SET_ITEM(result, at++, groups);
+        PyTuple_SET_ITEM(result, at++, ascending);
+        PyTuple_SET_ITEM(result, at++, tgroups);
+        groups = tgroups = NULL;  /* the result holds them */
     }
 done:
+    Py_XDECREF(groups);
+    Py_XDECREF(tgroups);
     Py_DECREF(fast);
     Py_XDECREF(more_t);
     Py_XDECREF(more_o);
@@ -1166,25 +1225,31 @@ done:
     return result;
 }
 
-/* spend_run(st, idx, ts, tokens, costs, window, alpha, base_windows, factor,
- *           min_tokens, new_tokens, min_cost, new_cost)
- *   -> list[(i, tokens, cost, base_tokens, base_cost, windows)] | None
- *
- * The wallet detector's per-event steps (WalletDetector._add) for the events ``idx``
- * of one key or team, in order: roll the tumbling window, add the spend, and note
- * the first crossing of a threshold in each window (the state as it was then, for
- * the finding). ``st`` is updated. None, with ``st`` untouched, when a value is one
- * C cannot treat exactly as Python does (a time that is not finite, an int beyond
- * 2**53, a type other than int or float): the caller then takes the Python path. */
-static PyObject *spend_run(PyObject *mod, PyObject *args) {
-    PyObject *st, *idx, *ts, *tokens, *costs;
+/* The batch's columns and the wallet detector's parameters. */
+typedef struct {
+    PyObject *ts, *tokens, *costs;
     double window, alpha, factor, min_tokens, new_tokens, min_cost, new_cost;
     long long base_windows;
-    if (!PyArg_ParseTuple(args, "OO!O!O!O!ddLddddd", &st, &PyList_Type, &idx, &PyList_Type,
-                          &ts, &PyList_Type, &tokens, &PyList_Type, &costs, &window, &alpha,
-                          &base_windows, &factor, &min_tokens, &new_tokens, &min_cost,
-                          &new_cost))
+} spend_params;
+
+/* The wallet detector's per-event steps (WalletDetector._add) for the events ``idx``
+ * of one key or team, in order: roll the tumbling window, add the spend, and note
+ * the first crossing of a threshold in each window (the state as it was then, for
+ * the finding). ``st`` is updated. Returns a new list of crossings
+ * [(i, tokens, cost, base_tokens, base_cost, windows)], or a new reference to None,
+ * with ``st`` untouched, when a value is one C cannot treat exactly as Python does (a
+ * time that is not finite, an int beyond 2**53, a type other than int or float): the
+ * caller then takes the Python path. NULL on error. */
+static PyObject *spend_core(const spend_params *sp, PyObject *st, PyObject *idx) {
+    PyObject *ts = sp->ts, *tokens = sp->tokens, *costs = sp->costs;
+    double window = sp->window, alpha = sp->alpha, factor = sp->factor;
+    double min_tokens = sp->min_tokens, new_tokens = sp->new_tokens;
+    double min_cost = sp->min_cost, new_cost = sp->new_cost;
+    long long base_windows = sp->base_windows;
+    if (!PyList_Check(idx)) {
+        PyErr_SetString(PyExc_TypeError, "positions must be a list");
         return NULL;
+    }
     double start, cost, base_tokens, base_cost;
     long long tok, windows;
     int ok;
@@ -1294,6 +1359,62 @@ python:
     Py_RETURN_NONE;
 fail:
     Py_DECREF(out);
+    return NULL;
+}
+
+#define SPEND_PARAMS_FORMAT "O!O!O!ddLddddd"
+#define SPEND_PARAMS_ARGS(sp)                                                          \
+    &PyList_Type, &(sp).ts, &PyList_Type, &(sp).tokens, &PyList_Type, &(sp).costs,     \
+        &(sp).window, &(sp).alpha, &(sp).base_windows, &(sp).factor, &(sp).min_tokens, \
+        &(sp).new_tokens, &(sp).min_cost, &(sp).new_cost
+
+/* spend_batch(pairs, ts, tokens, costs, window, alpha, base_windows, factor,
+ *             min_tokens, new_tokens, min_cost, new_cost) -> (crossings, rest)
+ *
+ * spend_core for each (state, positions) of ``pairs`` in turn (one call for a batch's
+ * keys: the arguments are parsed once): ``crossings`` holds what each gave, in
+ * order; ``rest`` the numbers of the pairs it left to Python (states unchanged). */
+static PyObject *spend_batch(PyObject *mod, PyObject *args) {
+    PyObject *pairs;
+    spend_params sp;
+    if (!PyArg_ParseTuple(args, "O!" SPEND_PARAMS_FORMAT, &PyList_Type, &pairs,
+                          SPEND_PARAMS_ARGS(sp)))
+        return NULL;
+    Py_ssize_t nts = PyList_GET_SIZE(sp.ts);
+    if (PyList_GET_SIZE(sp.tokens) != nts || PyList_GET_SIZE(sp.costs) != nts) {
+        PyErr_SetString(PyExc_ValueError, "ts, tokens and costs differ in length");
+        return NULL;
+    }
+    PyObject *crossings = PyList_New(0), *rest = PyList_New(0);
+    if (!crossings || !rest) goto fail;
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(pairs); k++) {
+        PyObject *pair = PyList_GET_ITEM(pairs, k);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "pairs must hold (state, positions) tuples");
+            goto fail;
+        }
+        Py_INCREF(pair);  /* a callback could drop the list's reference */
+        PyObject *got = spend_core(&sp, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1));
+        Py_DECREF(pair);
+        if (!got) goto fail;
+        int bad;
+        if (got == Py_None) {
+            PyObject *num = PyLong_FromSsize_t(k);
+            bad = !num || PyList_Append(rest, num) < 0;
+            Py_XDECREF(num);
+        } else {
+            bad = PyList_SetSlice(crossings, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, got) < 0;
+        }
+        Py_DECREF(got);
+        if (bad) goto fail;
+    }
+    PyObject *res = PyTuple_Pack(2, crossings, rest);
+    Py_DECREF(crossings);
+    Py_DECREF(rest);
+    return res;
+fail:
+    Py_XDECREF(crossings);
+    Py_XDECREF(rest);
     return NULL;
 }
 
@@ -1478,59 +1599,45 @@ static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
     return rc;
 }
 
-/* probe_run(det, st, idx, ts, params, messages, events, busy_type, window, alpha,
- *           min_requests, cap, out) -> bool
- *
- * ProbingDetector.observe_batch for the events ``idx`` of one key, in order: the
+/* ProbingDetector.observe_batch for the events ``x->idx`` of the key ``x->st``, in
+ * order (the columns' lengths already checked): the
  * tumbling window is rolled (ProbingDetector._close; its busy part is called back),
  * the deferral of observe_batch is done per window, and at min_requests and every
  * power of two above it the key is judged by calling back det._judge(event, st),
- * each finding appended to ``out`` as (event index, finding). False, with nothing
- * changed, when a value is one C does not treat as Python does (a time that is not
- * a finite float, a count or window number beyond 2**53): the caller then takes the
- * Python path. */
-static PyObject *probe_run(PyObject *mod, PyObject *args) {
-    probe_ctx x;
-    PyObject *ts, *events, *out;
-    double window, alpha;
-    long long mr;
-    Py_ssize_t cap;
-    if (!PyArg_ParseTuple(args, "OOO!O!O!O!OOddLnO!", &x.det, &x.st, &PyList_Type, &x.idx,
-                          &PyList_Type, &ts, &PyList_Type, &x.params, &PyList_Type,
-                          &x.messages, &events, &x.busy_type, &window, &alpha, &mr, &cap,
-                          &PyList_Type, &out))
-        return NULL;
-    x.cap = cap;
-    x.half = (Py_ssize_t)(mr / 2);
+ * each finding appended to ``out`` as (event index, finding). Returns 1; 0, with
+ * nothing changed, when a value is one C does not treat as Python does (a time that
+ * is not a finite float, a count or window number beyond 2**53): the caller then
+ * takes the Python path; -1 on error. */
+static int probe_core(probe_ctx *x_, PyObject *ts, PyObject *events, double window,
+                      double alpha, long long mr, PyObject *out) {
+    probe_ctx x = *x_;
     PyObject *st = x.st;
-    Py_ssize_t n = PyList_GET_SIZE(x.idx), nts = PyList_GET_SIZE(ts);
-    if (PyList_GET_SIZE(x.params) != nts || PyList_GET_SIZE(x.messages) != nts ||
-        PySequence_Length(events) != nts) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "columns differ in length");
-        return NULL;
+    if (!PyList_Check(x.idx)) {
+        PyErr_SetString(PyExc_TypeError, "positions must be a list");
+        return -1;
     }
-    if (!(window > 0) || !isfinite(window) || mr < 1) Py_RETURN_FALSE;
+    Py_ssize_t n = PyList_GET_SIZE(x.idx), nts = PyList_GET_SIZE(ts);
+    if (!(window > 0) || !isfinite(window) || mr < 1) return 0;
     double start, baseline;
     long long count, windows;
     int ok;
     if ((ok = get_double(st, s_start, &start)) <= 0 || (ok = get_int(st, s_count, &count)) <= 0 ||
         (ok = get_double(st, s_baseline, &baseline)) <= 0 ||
         (ok = get_int(st, s_windows, &windows)) <= 0) {
-        if (ok < 0) return NULL;
-        Py_RETURN_FALSE;
+        if (ok < 0) return -1;
+        return 0;
     }
     /* every time a finite float, and the window numbers they lead to within 2**53 */
     double lo = start, hi = start;
     for (Py_ssize_t j = 0; j < n; j++) {
         Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(x.idx, j));
-        if (i == -1 && PyErr_Occurred()) return NULL;
+        if (i == -1 && PyErr_Occurred()) return -1;
         if (i < 0 || i >= nts) {
             PyErr_SetString(PyExc_IndexError, "event index out of range");
-            return NULL;
+            return -1;
         }
         PyObject *t = PyList_GET_ITEM(ts, i);
-        if (!PyFloat_CheckExact(t) || !isfinite(PyFloat_AS_DOUBLE(t))) Py_RETURN_FALSE;
+        if (!PyFloat_CheckExact(t) || !isfinite(PyFloat_AS_DOUBLE(t))) return 0;
         double v = PyFloat_AS_DOUBLE(t);
         if (v < lo) lo = v;
         if (v > hi) hi = v;
@@ -1538,7 +1645,7 @@ static PyObject *probe_run(PyObject *mod, PyObject *args) {
     if (!isfinite(start) || !((hi - lo) / window < EXACT_INT / 4) ||
         !(windows >= 0 && (double)windows < EXACT_INT / 4) || count < 0 ||
         (double)count + (double)n >= EXACT_INT)
-        Py_RETURN_FALSE;
+        return 0;
     double keep = 1.0 - alpha;
     PyObject *start_src = NULL;  /* the time object ``start`` was taken from, if so */
     Py_ssize_t seg = 0;      /* events idx[seg:j] of the window are not deferred yet */
@@ -1626,8 +1733,70 @@ static PyObject *probe_run(PyObject *mod, PyObject *args) {
         set_double(st, s_baseline, baseline, NULL) < 0 ||
         set_long(st, s_windows, windows) < 0)
         goto fail;
-    Py_RETURN_TRUE;
+    return 1;
 fail:
+    return -1;
+}
+
+#define PROBE_ARGS_FORMAT "O!O!O!OOddLnO!"
+
+static int probe_columns(PyObject *ts, const probe_ctx *x, PyObject *events) {
+    Py_ssize_t nts = PyList_GET_SIZE(ts);
+    if (PyList_GET_SIZE(x->params) != nts || PyList_GET_SIZE(x->messages) != nts ||
+        PySequence_Length(events) != nts) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "columns differ in length");
+        return -1;
+    }
+    return 0;
+}
+
+/* probe_batch(det, pairs, ts, params, messages, events, busy_type, window, alpha,
+ *             min_requests, cap, out) -> rest
+ *
+ * probe_core for each (state, positions) of ``pairs`` in turn (one call for a batch's
+ * keys: the arguments are parsed once); ``rest``: the numbers of the pairs it left
+ * to Python (their states unchanged). */
+static PyObject *probe_batch(PyObject *mod, PyObject *args) {
+    probe_ctx x;
+    PyObject *pairs, *ts, *events, *out;
+    double window, alpha;
+    long long mr;
+    Py_ssize_t cap;
+    if (!PyArg_ParseTuple(args, "OO!" PROBE_ARGS_FORMAT, &x.det, &PyList_Type, &pairs,
+                          &PyList_Type, &ts, &PyList_Type, &x.params, &PyList_Type,
+                          &x.messages, &events, &x.busy_type, &window, &alpha, &mr, &cap,
+                          &PyList_Type, &out))
+        return NULL;
+    x.cap = cap;
+    x.half = (Py_ssize_t)(mr / 2);
+    if (probe_columns(ts, &x, events) < 0) return NULL;
+    PyObject *rest = PyList_New(0);
+    if (!rest) return NULL;
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(pairs); k++) {
+        PyObject *pair = PyList_GET_ITEM(pairs, k);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "pairs must hold (state, positions) tuples");
+            goto fail;
+        }
+        Py_INCREF(pair);  /* the callbacks could drop the list's reference */
+        x.st = PyTuple_GET_ITEM(pair, 0);
+        x.idx = PyTuple_GET_ITEM(pair, 1);
+        int r = probe_core(&x, ts, events, window, alpha, mr, out);
+        Py_DECREF(pair);
+        if (r < 0) goto fail;
+        if (r == 0) {
+            PyObject *num = PyLong_FromSsize_t(k);
+            if (!num || PyList_Append(rest, num) < 0) {
+                Py_XDECREF(num);
+                goto fail;
+            }
+            Py_DECREF(num);
+        }
+    }
+    return rest;
+fail:
+    Py_DECREF(rest);
     return NULL;
 }
 
@@ -1754,15 +1923,15 @@ static PyMethodDef module_methods[] = {
     {"spend_totals", (PyCFunction)spend_totals, METH_VARARGS,
      "spend_totals(prompt_tokens, completion_tokens, costs) -> (tokens, costs, sel) | None"},
     {"columns", (PyCFunction)columns, METH_VARARGS,
-     "columns(events, app_roles, protected_roles, current_turn) -> tuple of columns"},
-    {"probe_run", (PyCFunction)probe_run, METH_VARARGS,
-     "probe_run(det, st, idx, ts, params, messages, events, busy_type, window, alpha, "
-     "min_requests, cap, out) -> bool"},
+     "columns(events, app_roles, protected_roles, current_turn) -> columns, groupings"},
+    {"probe_batch", (PyCFunction)probe_batch, METH_VARARGS,
+     "probe_batch(det, pairs, ts, params, messages, events, busy_type, window, alpha, "
+     "min_requests, cap, out) -> numbers of the pairs left to Python"},
+    {"spend_batch", (PyCFunction)spend_batch, METH_VARARGS,
+     "spend_batch(pairs, ts, tokens, costs, window, alpha, base_windows, factor, "
+     "min_tokens, new_tokens, min_cost, new_cost) -> (crossings, numbers left to Python)"},
     {"group", (PyCFunction)group, METH_O,
      "group(keys) -> dict: positions of each distinct key, in order of first occurrence"},
-    {"spend_run", (PyCFunction)spend_run, METH_VARARGS,
-     "spend_run(st, idx, ts, tokens, costs, window, alpha, base_windows, factor, min_tokens, "
-     "new_tokens, min_cost, new_cost) -> list of crossings, or None"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moduledef = {

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate, islice
 from operator import attrgetter, is_, itemgetter, le
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 from ircon.detect import accel
 from ircon.detect.base import APP_ROLES, KeyedState, current_turn
@@ -108,12 +108,14 @@ _COLUMN_LISTS = ("ts", "actors", "teams", "params", "messages", "responses", "pr
 class Columns:
     """What the batched detectors read of a batch (see ``columns``): the events'
     fields as lists, the new-turn texts (``turn_texts``) and the application's own
-    prompts (``protected``), each with the index of its event, and the grouping by
-    actor. With the C accelerator they are read in one pass over the events."""
+    prompts (``protected``), each with the index of its event, the grouping by actor
+    (``groups``) and by team (``team_groups``, None unless every event has a team),
+    and whether the times ascend. With the C accelerator they are read in one pass
+    over the events, each event's objects touched while they are in cache."""
 
     __slots__ = ("actors", "ascending", "completion_tokens", "costs", "events", "groups",
                  "messages", "params", "prompt_tokens", "protected", "protected_owners",
-                 "responses", "teams", "ts", "turn_owners", "turn_texts")
+                 "responses", "team_groups", "teams", "ts", "turn_owners", "turn_texts")
 
     def __init__(self, events: Sequence[TelemetryEvent]) -> None:
         self.events = tuple(events)
@@ -130,11 +132,15 @@ class Columns:
         self.turn_owners: list[int]
         self.protected: list[str]
         self.protected_owners: list[int]
+        self.groups: dict[str, list[int]]
+        self.team_groups: dict[str, list[int]] | None
         if accel.fast is not None:
             (self.ts, self.actors, self.teams, self.params, self.messages, self.responses,
              self.prompt_tokens, self.completion_tokens, self.costs, self.turn_texts,
-             self.turn_owners, self.protected, self.protected_owners) = accel.fast.columns(
-                events, APP_ROLES, APP_ROLES, current_turn)
+             self.turn_owners, self.protected, self.protected_owners, self.groups, asc,
+             self.team_groups) = accel.fast.columns(events, APP_ROLES, APP_ROLES, current_turn)
+            # None: times other than floats, which Python compares
+            self.ascending = ascending(self.ts) if asc is None else asc
         else:
             self.ts = list(map(_TS, events))
             self.actors = actors(events)
@@ -147,8 +153,12 @@ class Columns:
             self.costs = list(map(_COST, events))
             self.turn_texts, self.turn_owners = turn_texts(events)
             self.protected, self.protected_owners = protected(events)
-        self.groups = group(self.actors)
-        self.ascending = ascending(self.ts)
+            self.groups = group(self.actors)
+            self.ascending = ascending(self.ts)
+            # the grouping by team when every event has one (else the wallet picks
+            # the events with a team first)
+            teams = self.teams
+            self.team_groups = group(cast("list[str]", teams)) if all(teams) else None
 
 
 # The columns of the latest batch. The events themselves are kept and compared by

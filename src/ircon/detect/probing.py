@@ -454,12 +454,14 @@ class ProbingDetector:
         window = self.window
         mr = self.min_requests
         half = mr // 2
-        run = None if accel.fast is None else accel.fast.probe_run
-        for st, idx in keyed_batch.touch(self.state, cols.groups, cols.actors, ts):
-            # the per-key steps below, in C (False: a value it leaves to Python)
-            if run is not None and run(self, st, idx, ts, params, messages, events, _BusyState,
-                                       window, _ALPHA, mr, _PENDING_CAP, out):
-                continue
+        pairs = keyed_batch.touch(self.state, cols.groups, cols.actors, ts)
+        if accel.fast is not None:
+            # the per-key steps below, in C, for every key at once; the numbers of
+            # the keys it leaves to Python (a value C does not treat as Python does)
+            rest = accel.fast.probe_batch(self, pairs, ts, params, messages, events,
+                                          _BusyState, window, _ALPHA, mr, _PENDING_CAP, out)
+            pairs = [pairs[k] for k in rest]
+        for st, idx in pairs:
             n = len(idx)
             # the time of the key's j-th event is times[at[j]]: in an ordered batch the
             # batch's own column (no per-key copy), else a copy checked for order

@@ -160,33 +160,48 @@ class WalletDetector:
             chosen = ([i for i, (t, c) in enumerate(zip(tokens, costs, strict=True)) if t or c]
                       if 0 in tokens else None)
         ts = cols.ts
-        run = partial(self._run, ascending=cols.ascending)
         out: list[tuple[int, Finding]] = []
+        run = partial(self._run_all, ts=ts, tokens=tokens, costs=costs, facts=facts,
+                      events=events, out=out, ascending=cols.ascending)
+        touch = keyed_batch.touch
         if chosen is not None:  # events without spend are not looked at
             sel = chosen
             keys = [cols.actors[i] for i in sel]
             sel_ts = [ts[i] for i in sel]
-            for st, idx in keyed_batch.touch(self.keys, keyed_batch.group(keys), keys, sel_ts):
-                run(st, [sel[j] for j in idx], ts, tokens, costs, facts, events,
-                    "key", out)
+            run([(st, [sel[j] for j in idx])
+                 for st, idx in touch(self.keys, keyed_batch.group(keys), keys, sel_ts)], "key")
         else:
             sel = None
-            for st, idx in keyed_batch.touch(self.keys, cols.groups, cols.actors, ts):
-                run(st, idx, ts, tokens, costs, facts, events, "key", out)
+            run(touch(self.keys, cols.groups, cols.actors, ts), "key")
         teams: list[Any] = cols.teams  # None where an event has no team
-        if sel is None and all(teams):  # every event has a team: no positions to map
-            for st, idx in keyed_batch.touch(self.teams, keyed_batch.group(teams), teams, ts):
-                run(st, idx, ts, tokens, costs, facts, events, "team", out)
+        if sel is None and cols.team_groups is not None:  # every event has a team
+            run(touch(self.teams, cols.team_groups, teams, ts), "team")
         elif any(teams):
             tsel = [i for i in (range(len(events)) if sel is None else sel) if teams[i]]
             tkeys = [teams[i] for i in tsel]
             tts = [ts[i] for i in tsel]
-            for st, idx in keyed_batch.touch(self.teams, keyed_batch.group(tkeys), tkeys, tts):
-                run(st, [tsel[j] for j in idx], ts, tokens, costs, facts, events,
-                    "team", out)
+            run([(st, [tsel[j] for j in idx])
+                 for st, idx in touch(self.teams, keyed_batch.group(tkeys), tkeys, tts)],
+                "team")
         if len(out) > 1:
             out.sort(key=itemgetter(0))  # stable: an event's key finding before its team's
         return out
+
+    def _run_all(self, pairs: list[tuple[_Spend, list[int]]], scope: str, *, ts: list[float],
+                 tokens: list[int], costs: list[float], facts: list[bool],
+                 events: Sequence[TelemetryEvent], out: list[tuple[int, Finding]],
+                 ascending: bool) -> None:
+        """``_run`` of each (state, positions) in turn; with the accelerator, one C call
+        for all of them, and ``_run`` only for those it leaves to Python."""
+        if accel.fast is not None:
+            crossings, rest = accel.fast.spend_batch(
+                pairs, ts, tokens, costs, self.window, _ALPHA, _MIN_BASELINE_WINDOWS,
+                self.factor, self.min_tokens, self.new_tokens, self.min_cost, self.new_cost)
+            for i, *snapshot in crossings:
+                out.append((i, self._report(events[i], scope, *snapshot)))
+            pairs = [pairs[k] for k in rest]
+        for st, idx in pairs:
+            self._run(st, idx, ts, tokens, costs, facts, events, scope, out, ascending)
 
     def _run(self, st: _Spend, idx: list[int], ts: list[float], tokens: list[int],
              costs: list[float], facts: list[bool], events: Sequence[TelemetryEvent],
@@ -194,14 +209,6 @@ class WalletDetector:
         """The events ``idx`` of one key (team), one window at a time. ``facts``:
         ``plain`` and ``growing`` of the batch (see ``_spend_columns``), or empty
         until a Python step needs them."""
-        if accel.fast is not None:
-            got = accel.fast.spend_run(st, idx, ts, tokens, costs, self.window, _ALPHA,
-                                 _MIN_BASELINE_WINDOWS, self.factor, self.min_tokens,
-                                 self.new_tokens, self.min_cost, self.new_cost)
-            if got is not None:  # else a value C does not treat as Python does
-                for i, *snapshot in got:
-                    out.append((i, self._report(events[i], scope, *snapshot)))
-                return
         if not facts:
             facts[:] = [all(type(t) is int for t in tokens), _growing(tokens, costs)]
         plain, growing = facts
