@@ -239,10 +239,10 @@ def test_columns_in_c_are_the_python_ones() -> None:
     teamed = [replace(e, team=f"t{i % 3}") for i, e in enumerate(events)]
     variants = {
         "no teams": events, "every event with a team": teamed,
-        "one without": teamed[:100] + [replace(teamed[100], team="")] + teamed[101:],
+        "one without": [*teamed[:100], replace(teamed[100], team=""), *teamed[101:]],
         "out of order": teamed[150:] + teamed[:150],
-        "an int time": teamed[:5] + [replace(teamed[5], ts=1005)] + teamed[6:],
-        "a NaN time": teamed[:5] + [replace(teamed[5], ts=float("nan"))] + teamed[6:],
+        "an int time": [*teamed[:5], replace(teamed[5], ts=1005), *teamed[6:]],
+        "a NaN time": [*teamed[:5], replace(teamed[5], ts=float("nan")), *teamed[6:]],
         "one event": teamed[:1], "none": [],
     }
     for label, evs in variants.items():
