@@ -111,6 +111,34 @@ def test_the_c_suffix_gate_is_the_python_one(text: str) -> None:
 
 
 @needs_fast
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_TRICKY + "(){}[]<>aBcD .,!?09#x"), max_size=300))
+def test_the_c_trigram_score_is_the_python_one(text: str) -> None:
+    _same_trigram_scores([text, text[::-1] + "(x)"])
+
+
+@needs_fast
+def test_the_c_trigram_score_is_the_python_one_on_the_gate_corpus() -> None:
+    _same_trigram_scores(_texts())
+
+
+def _same_trigram_scores(texts: list[str]) -> None:
+    from ircon.detect import accel
+
+    m = suffix.model()
+    if sys.version_info < (3, 12):
+        assert m._trigrams is not None
+    with_c = [m.logprob(t) for t in texts]
+    saved = accel.fast
+    accel.fast = None
+    try:
+        pure = [m.logprob(t) for t in texts]
+    finally:
+        accel.fast = saved
+    assert with_c == pure  # the same float, not merely close
+
+
+@needs_fast
 def test_turn_texts_in_c_are_the_python_ones() -> None:
     """The new-turn texts of the C column pass, for every shape of conversation."""
     m = Message

@@ -14,6 +14,7 @@
  *   columns(events, app_roles, protected_roles, current_turn)
  *       -> columns, groups by actor, ascending, groups by team       (keyed_batch.py)
  *   SuffixGate(tail_chars, min_chars, symbols)(text) -> bool
+ *   Trigrams(alphabet, scores).mean(text) -> float | None            (suffix.py)
  *   group(keys) -> {key: [positions]}                               (keyed_batch.py)
  *   move_touched(d, groups, ts, factory) -> [(state, positions)]    (keyed_batch.py)
  *   spend_batch(pairs, ts, tokens, costs, ...) -> (crossings, rest)  (wallet.py)
@@ -1103,6 +1104,109 @@ static PyTypeObject SuffixGateType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ------------------------------------------------------------- Trigrams */
+
+/* Trigrams(alphabet, scores): the trigram table of suffix.CharModel, scores[a*V*V +
+ * b*V + c] for the alphabet's characters a, b, c (V of them, ASCII).
+ * .mean(s) -> float | None: the scores of the trigrams of ``s`` added left to right
+ * (as sum() of floats does before Python 3.12), over len(s) - 2; None for a
+ * character outside the alphabet. */
+typedef struct {
+    PyObject_HEAD
+    int v;
+    signed char index[128];  /* character -> its position in the alphabet, or -1 */
+    double *scores;
+} TrigramsObject;
+
+static void trigrams_dealloc(TrigramsObject *self) {
+    PyMem_Free(self->scores);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int trigrams_init(TrigramsObject *self, PyObject *args, PyObject *kwds) {
+    PyObject *alphabet, *scores;
+    if (!PyArg_ParseTuple(args, "UO!", &alphabet, &PyList_Type, &scores)) return -1;
+    if (self->scores) {
+        PyErr_SetString(PyExc_RuntimeError, "Trigrams is initialized once");
+        return -1;
+    }
+    Py_ssize_t v = PyUnicode_GET_LENGTH(alphabet);
+    if (!PyUnicode_IS_ASCII(alphabet) || v < 1 || v > 64 ||
+        PyList_GET_SIZE(scores) != v * v * v) {
+        PyErr_SetString(PyExc_ValueError, "an ASCII alphabet of 1 to 64 characters and "
+                                          "one score per trigram");
+        return -1;
+    }
+    memset(self->index, -1, sizeof(self->index));
+    const unsigned char *a = PyUnicode_DATA(alphabet);
+    for (Py_ssize_t i = 0; i < v; i++) {
+        if (self->index[a[i]] >= 0) {
+            PyErr_SetString(PyExc_ValueError, "a character twice in the alphabet");
+            return -1;
+        }
+        self->index[a[i]] = (signed char)i;
+    }
+    self->scores = PyMem_Malloc((size_t)(v * v * v) * sizeof(double));
+    if (!self->scores) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < v * v * v; i++) {
+        PyObject *x = PyList_GET_ITEM(scores, i);
+        if (!PyFloat_CheckExact(x)) {
+            PyMem_Free(self->scores);
+            self->scores = NULL;
+            PyErr_SetString(PyExc_TypeError, "scores must be floats");
+            return -1;
+        }
+        self->scores[i] = PyFloat_AS_DOUBLE(x);
+    }
+    self->v = (int)v;
+    return 0;
+}
+
+static PyObject *trigrams_mean(TrigramsObject *self, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return NULL;
+    }
+    if (!self->scores) {
+        PyErr_SetString(PyExc_RuntimeError, "Trigrams is not initialized");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text) - 2;
+    if (n <= 0) return PyFloat_FromDouble(0.0);
+    if (!PyUnicode_IS_ASCII(text)) Py_RETURN_NONE;
+    const unsigned char *p = PyUnicode_DATA(text);
+    const signed char *ix = self->index;
+    int v = self->v;
+    double total = 0.0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int a = ix[p[i]], b = ix[p[i + 1]], c = ix[p[i + 2]];
+        if ((a | b | c) < 0) Py_RETURN_NONE;
+        total += self->scores[(a * v + b) * v + c];
+    }
+    return PyFloat_FromDouble(total / (double)n);
+}
+
+static PyMethodDef trigrams_methods[] = {
+    {"mean", (PyCFunction)trigrams_mean, METH_O,
+     "mean(text) -> float | None: the mean trigram score of text (None: a character "
+     "outside the alphabet)."},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject TrigramsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ircon.detect._fast.Trigrams",
+    .tp_basicsize = sizeof(TrigramsObject),
+    .tp_dealloc = (destructor)trigrams_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Trigrams(alphabet, scores): the trigram table of suffix.CharModel.",
+    .tp_methods = trigrams_methods,
+    .tp_init = (initproc)trigrams_init,
+    .tp_new = PyType_GenericNew,
+};
+
 /* ------------------------------------------------------------ spend windows */
 
 /* Python's float floor division (floatobject.c, _float_div_mod), wx > 0. */
@@ -1990,7 +2094,9 @@ PyMODINIT_FUNC PyInit__fast(void) {
     if (!s_ts || !s_key || !s_user_attr || !s_ip || !s_team || !s_params || !s_response ||
         !s_prompt_tokens || !s_completion_tokens || !s_unknown)
         return NULL;
-    if (PyType_Ready(&GateType) < 0 || PyType_Ready(&SuffixGateType) < 0) return NULL;
+    if (PyType_Ready(&GateType) < 0 || PyType_Ready(&SuffixGateType) < 0 ||
+        PyType_Ready(&TrigramsType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;
     Py_INCREF(&GateType);
@@ -2002,6 +2108,12 @@ PyMODINIT_FUNC PyInit__fast(void) {
     Py_INCREF(&SuffixGateType);
     if (PyModule_AddObject(m, "SuffixGate", (PyObject *)&SuffixGateType) < 0) {
         Py_DECREF(&SuffixGateType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&TrigramsType);
+    if (PyModule_AddObject(m, "Trigrams", (PyObject *)&TrigramsType) < 0) {
+        Py_DECREF(&TrigramsType);
         Py_DECREF(m);
         return NULL;
     }

@@ -76,6 +76,7 @@ def _symbol_class(ch: str) -> str:
 
 
 _CLASS_TABLE = {i: _symbol_class(chr(i)) for i in range(128)}
+_SUM_IN_ORDER = sys.version_info < (3, 12)
 _NORMALIZED = "".join(sorted(set(_CLASS_TABLE.values()) | {"x"}))  # what normalize emits
 
 
@@ -111,6 +112,11 @@ class CharModel:
         self._table = {
             (a, b, c): math.log2((tri.get(a + b + c, 0) + k) / (bi.get(a + b, 0) + k * v))
             for a in _NORMALIZED for b in _NORMALIZED for c in _NORMALIZED}
+        # The same table in C, where its sum is the same: before 3.12, sum() adds
+        # floats one after the other in a double (since, it compensates rounding).
+        self._trigrams = None if accel.fast is None or not _SUM_IN_ORDER else (
+            accel.fast.Trigrams(_NORMALIZED, [self._table[(a, b, c)] for a in _NORMALIZED
+                                              for b in _NORMALIZED for c in _NORMALIZED]))
 
     def logprob(self, text: str) -> float:
         """Mean log2 probability per character (higher is more English-like)."""
@@ -118,6 +124,10 @@ class CharModel:
         n = len(s) - 2
         if n <= 0:
             return 0.0
+        if self._trigrams is not None and accel.fast is not None:
+            got = self._trigrams.mean(s)
+            if got is not None:
+                return float(got)
         try:
             return sum(map(self._table.__getitem__, zip(s, s[1:], s[2:], strict=False))) / n
         except KeyError:  # a character outside the normalized alphabet (not expected)
@@ -337,7 +347,11 @@ class SuffixDetector:
             return any(tail.count(o) != tail.count(c) for o, c in ("()", "[]", "{}"))
         return True
 
-    def judge(self, text: str) -> tuple[float, dict[str, float]] | None:
+    def judge(self, text: str, at_least: float | None = None
+              ) -> tuple[float, dict[str, float]] | None:
+        """The best score of ``text``'s splits and its statistics, or None when the text
+        is not judged; with ``at_least``, also None when no split can score that much.
+        """
         if not self.gate(text):
             return None
         whole = text = text[-(HEAD_CHARS + TAIL_CHARS) * 4:].rstrip()
@@ -349,19 +363,32 @@ class SuffixDetector:
             text = text[nl + 1:]
             if len(text.split()) < _MIN_TAIL_WORDS:
                 return None
-        hits = code_hits(whole)  # the same context for both splits
-        best = features(text, None, whole, hits)
+        # The splits are first scored as if the context held no code: signals of
+        # code only lower a score, so when neither split reaches ``at_least`` that
+        # way, the (costlier) count of them is not needed.
         short = len(text) <= TAIL_CHARS + 40
         # a tail of a few words is too little to judge ("(profit/revenue ratio))?")
-        best_score = (0.0 if short and len(text[len(text) // 2:].split()) < _MIN_TAIL_WORDS
-                      else score(best))
+        judged = not (short and len(text[len(text) // 2:].split()) < _MIN_TAIL_WORDS)
+        splits = [features(text, None, whole, 0)]
         # the text is also split where its request meets the first symbol: a suffix
         # shorter than half a short text, or longer than the tail of a long one,
         # is then judged whole
         at = _suffix_start(text)
         if at is not None and (at != len(text) // 2 if short
                                else at < len(text) - TAIL_CHARS):
-            f = features(text, at, whole, hits)
+            splits.append(features(text, at, whole, 0))
+        if at_least is not None and max(
+                score(splits[0]) if judged else 0.0,
+                max((score(f) for f in splits[1:]), default=0.0)) < at_least:
+            return None
+        hits = code_hits(whole)  # the same context for both splits
+        if hits:
+            extra = min(1.0, hits / 3)
+            for f in splits:
+                f["code"] += extra  # what ``features`` adds for ``hits``
+        best = splits[0]
+        best_score = score(best) if judged else 0.0
+        for f in splits[1:]:
             s = score(f)
             if s > best_score:
                 best, best_score = f, s
@@ -375,7 +402,7 @@ class SuffixDetector:
         for idx, role, content in current_turn(event):
             if role != "user":
                 continue
-            got = self.judge(content)
+            got = self.judge(content, self.threshold)
             if got is None or got[0] < self.threshold:
                 continue
             s, f = got
