@@ -842,11 +842,22 @@ static int add_position(PyObject *groups, PyObject *key, PyObject *pos) {
  *   ts, actors, teams, params, messages, responses, prompt_tokens, completion_tokens,
  *   costs, turn texts, turn owners, protected contents, their owners (lists); the
  *   grouping by actor (group(actors)); whether the times ascend (None: not all floats);
- *   the grouping by team (None when an event has none)
+ *   the grouping by team (None when an event has none); the times packed as doubles
+ *   in bytes (None: not all floats)
  * What the batched detectors read of a batch (keyed_batch.Columns), in one pass
  * over the events: each event's objects are visited once. */
+/* The times of a batch as doubles (the bytes ``columns`` packs them into), or NULL:
+ * no such bytes (a time that is not a float), or not of ``n`` times. */
+static const double *packed_times(PyObject *packed, Py_ssize_t n) {
+    if (!packed || !PyBytes_CheckExact(packed) ||
+        PyBytes_GET_SIZE(packed) != n * (Py_ssize_t)sizeof(double))
+        return NULL;
+    return (const double *)PyBytes_AS_STRING(packed);
+}
+
 static PyObject *columns(PyObject *mod, PyObject *args) {
     PyObject *events, *app_roles, *prot_roles, *current_turn, *groups = NULL, *tgroups = NULL;
+    PyObject *packed = NULL;
     if (!PyArg_ParseTuple(args, "OOOO", &events, &app_roles, &prot_roles, &current_turn))
         return NULL;
     PyObject *fast = PySequence_Fast(events, "events must be a sequence");
@@ -883,7 +894,10 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
      * other than floats, which Python compares itself). */
     groups = PyDict_New();
     tgroups = PyDict_New();
-    if (!groups || !tgroups) goto done;
+    /* the times as doubles, for the C window steps (None: a time is not a float) */
+    packed = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
+    if (!groups || !tgroups || !packed) goto done;
+    double *times = (double *)PyBytes_AS_STRING(packed);
     int asc = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *ev = items[i];
@@ -949,6 +963,16 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
                 Py_INCREF(tgroups);
             }
         }
+        if (packed != Py_None) {
+            PyObject *t = PyList_GET_ITEM(cols[COL_TS], i);
+            if (PyFloat_CheckExact(t)) {
+                times[i] = PyFloat_AS_DOUBLE(t);
+            } else {
+                Py_DECREF(packed);
+                packed = Py_None;
+                Py_INCREF(packed);
+            }
+        }
         if (i && asc >= 0) {
             PyObject *a = PyList_GET_ITEM(cols[COL_TS], i - 1);
             PyObject *b = PyList_GET_ITEM(cols[COL_TS], i);
@@ -994,7 +1018,7 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
     {
         PyObject *owners = turn_result(cols[COL_TEXTS], more_t, more_o);
         if (!owners) goto done;
-        result = PyTuple_New(NCOLS + 4);
+        result = PyTuple_New(NCOLS + 5);
         if (!result) { Py_DECREF(owners); goto done; }
         int at = 0;
         for (int c = 0; c < NCOLS; c++) {
@@ -1007,11 +1031,13 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
         PyTuple_SET_ITEM(result, at++, groups);
         PyTuple_SET_ITEM(result, at++, ascending);
         PyTuple_SET_ITEM(result, at++, tgroups);
-        groups = tgroups = NULL;  /* the result holds them */
+        PyTuple_SET_ITEM(result, at++, packed);
+        groups = tgroups = packed = NULL;  /* the result holds them */
     }
 done:
     Py_XDECREF(groups);
     Py_XDECREF(tgroups);
+    Py_XDECREF(packed);
     Py_DECREF(fast);
     Py_XDECREF(more_t);
     Py_XDECREF(more_o);
@@ -1332,6 +1358,7 @@ done:
 /* The batch's columns and the wallet detector's parameters. */
 typedef struct {
     PyObject *ts, *tokens, *costs;
+    const double *times;  /* ts as doubles (see packed_times), or NULL */
     double window, alpha, factor, min_tokens, new_tokens, min_cost, new_cost;
     long long base_windows;
 } spend_params;
@@ -1388,11 +1415,16 @@ static PyObject *spend_core(const spend_params *sp, PyObject *st, PyObject *idx)
             PyErr_SetString(PyExc_IndexError, "event index out of range");
             goto fail;
         }
-        PyObject *to = PyList_GET_ITEM(ts, i), *tk = PyList_GET_ITEM(tokens, i);
-        PyObject *co = PyList_GET_ITEM(costs, i);
-        if (!PyFloat_CheckExact(to) || !PyLong_CheckExact(tk)) goto python;
-        double now = PyFloat_AS_DOUBLE(to);
-        if (!isfinite(now)) goto python;
+        PyObject *tk = PyList_GET_ITEM(tokens, i), *co = PyList_GET_ITEM(costs, i);
+        double now;
+        if (sp->times) {
+            now = sp->times[i];
+        } else {
+            PyObject *to = PyList_GET_ITEM(ts, i);
+            if (!PyFloat_CheckExact(to)) goto python;
+            now = PyFloat_AS_DOUBLE(to);
+        }
+        if (!PyLong_CheckExact(tk) || !isfinite(now)) goto python;
         int overflow;
         long long t = PyLong_AsLongLongAndOverflow(tk, &overflow);
         if (overflow || t < 0 || (double)t > EXACT_INT) goto python;
@@ -1405,7 +1437,7 @@ static PyObject *spend_core(const spend_params *sp, PyObject *st, PyObject *idx)
         if (!isfinite(c)) goto python;
         if (start < 0) {
             start = now;
-            start_src = to;
+            start_src = PyList_GET_ITEM(ts, i);
         } else if (now - start >= window) {
             double el = py_floor_div(now - start, window);
             if (!(el < EXACT_INT)) goto python;
@@ -1472,19 +1504,20 @@ fail:
         &(sp).window, &(sp).alpha, &(sp).base_windows, &(sp).factor, &(sp).min_tokens, \
         &(sp).new_tokens, &(sp).min_cost, &(sp).new_cost
 
-/* spend_batch(pairs, ts, tokens, costs, window, alpha, base_windows, factor,
+/* spend_batch(pairs, packed_ts, ts, tokens, costs, window, alpha, base_windows, factor,
  *             min_tokens, new_tokens, min_cost, new_cost) -> (crossings, rest)
  *
  * spend_core for each (state, positions) of ``pairs`` in turn (one call for a batch's
  * keys: the arguments are parsed once): ``crossings`` holds what each gave, in
  * order; ``rest`` the numbers of the pairs it left to Python (states unchanged). */
 static PyObject *spend_batch(PyObject *mod, PyObject *args) {
-    PyObject *pairs;
+    PyObject *pairs, *packed;
     spend_params sp;
-    if (!PyArg_ParseTuple(args, "O!" SPEND_PARAMS_FORMAT, &PyList_Type, &pairs,
+    if (!PyArg_ParseTuple(args, "O!O" SPEND_PARAMS_FORMAT, &PyList_Type, &pairs, &packed,
                           SPEND_PARAMS_ARGS(sp)))
         return NULL;
     Py_ssize_t nts = PyList_GET_SIZE(sp.ts);
+    sp.times = packed_times(packed, nts);
     if (PyList_GET_SIZE(sp.tokens) != nts || PyList_GET_SIZE(sp.costs) != nts) {
         PyErr_SetString(PyExc_ValueError, "ts, tokens and costs differ in length");
         return NULL;
@@ -1712,8 +1745,8 @@ static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
  * nothing changed, when a value is one C does not treat as Python does (a time that
  * is not a finite float, a count or window number beyond 2**53): the caller then
  * takes the Python path; -1 on error. */
-static int probe_core(probe_ctx *x_, PyObject *ts, PyObject *events, double window,
-                      double alpha, long long mr, PyObject *out) {
+static int probe_core(probe_ctx *x_, PyObject *ts, const double *times, PyObject *events,
+                      double window, double alpha, long long mr, PyObject *out) {
     probe_ctx x = *x_;
     PyObject *st = x.st;
     if (!PyList_Check(x.idx)) {
@@ -1740,9 +1773,15 @@ static int probe_core(probe_ctx *x_, PyObject *ts, PyObject *events, double wind
             PyErr_SetString(PyExc_IndexError, "event index out of range");
             return -1;
         }
-        PyObject *t = PyList_GET_ITEM(ts, i);
-        if (!PyFloat_CheckExact(t) || !isfinite(PyFloat_AS_DOUBLE(t))) return 0;
-        double v = PyFloat_AS_DOUBLE(t);
+        double v;
+        if (times) {
+            v = times[i];
+        } else {
+            PyObject *t = PyList_GET_ITEM(ts, i);
+            if (!PyFloat_CheckExact(t)) return 0;
+            v = PyFloat_AS_DOUBLE(t);
+        }
+        if (!isfinite(v)) return 0;
         if (v < lo) lo = v;
         if (v > hi) hi = v;
     }
@@ -1756,7 +1795,7 @@ static int probe_core(probe_ctx *x_, PyObject *ts, PyObject *events, double wind
     long long c0 = count;    /* the count before idx[seg] */
     for (Py_ssize_t j = 0; j < n; j++) {
         Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(x.idx, j));
-        double now = PyFloat_AS_DOUBLE(PyList_GET_ITEM(ts, i));
+        double now = times ? times[i] : PyFloat_AS_DOUBLE(PyList_GET_ITEM(ts, i));
         if (start < 0) {
             start = now;
             start_src = PyList_GET_ITEM(ts, i);
@@ -1855,26 +1894,27 @@ static int probe_columns(PyObject *ts, const probe_ctx *x, PyObject *events) {
     return 0;
 }
 
-/* probe_batch(det, pairs, ts, params, messages, events, busy_type, window, alpha,
- *             min_requests, cap, out) -> rest
+/* probe_batch(det, pairs, packed_ts, ts, params, messages, events, busy_type, window,
+ *             alpha, min_requests, cap, out) -> rest
  *
  * probe_core for each (state, positions) of ``pairs`` in turn (one call for a batch's
  * keys: the arguments are parsed once); ``rest``: the numbers of the pairs it left
  * to Python (their states unchanged). */
 static PyObject *probe_batch(PyObject *mod, PyObject *args) {
     probe_ctx x;
-    PyObject *pairs, *ts, *events, *out;
+    PyObject *pairs, *packed, *ts, *events, *out;
     double window, alpha;
     long long mr;
     Py_ssize_t cap;
-    if (!PyArg_ParseTuple(args, "OO!" PROBE_ARGS_FORMAT, &x.det, &PyList_Type, &pairs,
-                          &PyList_Type, &ts, &PyList_Type, &x.params, &PyList_Type,
+    if (!PyArg_ParseTuple(args, "OO!O" PROBE_ARGS_FORMAT, &x.det, &PyList_Type, &pairs,
+                          &packed, &PyList_Type, &ts, &PyList_Type, &x.params, &PyList_Type,
                           &x.messages, &events, &x.busy_type, &window, &alpha, &mr, &cap,
                           &PyList_Type, &out))
         return NULL;
     x.cap = cap;
     x.half = (Py_ssize_t)(mr / 2);
     if (probe_columns(ts, &x, events) < 0) return NULL;
+    const double *times = packed_times(packed, PyList_GET_SIZE(ts));
     PyObject *rest = PyList_New(0);
     if (!rest) return NULL;
     for (Py_ssize_t k = 0; k < PyList_GET_SIZE(pairs); k++) {
@@ -1886,7 +1926,7 @@ static PyObject *probe_batch(PyObject *mod, PyObject *args) {
         Py_INCREF(pair);  /* the callbacks could drop the list's reference */
         x.st = PyTuple_GET_ITEM(pair, 0);
         x.idx = PyTuple_GET_ITEM(pair, 1);
-        int r = probe_core(&x, ts, events, window, alpha, mr, out);
+        int r = probe_core(&x, ts, times, events, window, alpha, mr, out);
         Py_DECREF(pair);
         if (r < 0) goto fail;
         if (r == 0) {
@@ -2029,11 +2069,12 @@ static PyMethodDef module_methods[] = {
     {"columns", (PyCFunction)columns, METH_VARARGS,
      "columns(events, app_roles, protected_roles, current_turn) -> columns, groupings"},
     {"probe_batch", (PyCFunction)probe_batch, METH_VARARGS,
-     "probe_batch(det, pairs, ts, params, messages, events, busy_type, window, alpha, "
-     "min_requests, cap, out) -> numbers of the pairs left to Python"},
+     "probe_batch(det, pairs, packed_ts, ts, params, messages, events, busy_type, window, "
+     "alpha, min_requests, cap, out) -> numbers of the pairs left to Python"},
     {"spend_batch", (PyCFunction)spend_batch, METH_VARARGS,
-     "spend_batch(pairs, ts, tokens, costs, window, alpha, base_windows, factor, "
-     "min_tokens, new_tokens, min_cost, new_cost) -> (crossings, numbers left to Python)"},
+     "spend_batch(pairs, packed_ts, ts, tokens, costs, window, alpha, base_windows, "
+     "factor, min_tokens, new_tokens, min_cost, new_cost) -> (crossings, numbers left to "
+     "Python)"},
     {"group", (PyCFunction)group, METH_O,
      "group(keys) -> dict: positions of each distinct key, in order of first occurrence"},
     {NULL, NULL, 0, NULL}};

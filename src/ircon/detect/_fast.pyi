@@ -15,13 +15,15 @@ class SuffixGate:
 class Trigrams:
     def __init__(self, alphabet: str, scores: list[float]) -> None: ...
     def mean(self, text: str) -> float | None: ...
-def spend_batch(pairs: list[tuple[Any, list[int]]], ts: list[float], tokens: list[int],
+def spend_batch(pairs: list[tuple[Any, list[int]]], packed_ts: bytes | None,
+                ts: list[float], tokens: list[int],
                 costs: list[float], window: float, alpha: float, base_windows: int,
                 factor: float, min_tokens: float, new_tokens: float, min_cost: float,
                 new_cost: float,
                 ) -> tuple[list[tuple[int, int, float, float, float, int]], list[int]]: ...
 def group(keys: Sequence[str]) -> dict[str, list[int]]: ...
-def probe_batch(det: Any, pairs: list[tuple[Any, list[int]]], ts: list[float],
+def probe_batch(det: Any, pairs: list[tuple[Any, list[int]]], packed_ts: bytes | None,
+                ts: list[float],
                 params: list[Any], messages: list[Any], events: Sequence[Any],
                 busy_type: Callable[[], Any], window: float, alpha: float,
                 min_requests: int, cap: int, out: list[tuple[int, Any]]) -> list[int]: ...

@@ -111,11 +111,13 @@ class Columns:
     prompts (``protected``), each with the index of its event, the grouping by actor
     (``groups``) and by team (``team_groups``, None unless every event has a team),
     and whether the times ascend. With the C accelerator they are read in one pass
-    over the events, each event's objects touched while they are in cache."""
+    over the events, each event's objects touched while they are in cache, and the
+    times are also packed as doubles for its window steps."""
 
     __slots__ = ("actors", "ascending", "completion_tokens", "costs", "events", "groups",
                  "messages", "params", "prompt_tokens", "protected", "protected_owners",
-                 "responses", "team_groups", "teams", "ts", "turn_owners", "turn_texts")
+                 "responses", "team_groups", "teams", "ts", "ts_packed", "turn_owners",
+                 "turn_texts")
 
     def __init__(self, events: Sequence[TelemetryEvent]) -> None:
         self.events = tuple(events)
@@ -134,11 +136,15 @@ class Columns:
         self.protected_owners: list[int]
         self.groups: dict[str, list[int]]
         self.team_groups: dict[str, list[int]] | None
+        # the times as C doubles, for the accelerator's window steps (None without it,
+        # or when a time is not a float)
+        self.ts_packed: bytes | None = None
         if accel.fast is not None:
             (self.ts, self.actors, self.teams, self.params, self.messages, self.responses,
              self.prompt_tokens, self.completion_tokens, self.costs, self.turn_texts,
              self.turn_owners, self.protected, self.protected_owners, self.groups, asc,
-             self.team_groups) = accel.fast.columns(events, APP_ROLES, APP_ROLES, current_turn)
+             self.team_groups, self.ts_packed) = accel.fast.columns(
+                events, APP_ROLES, APP_ROLES, current_turn)
             # None: times other than floats, which Python compares
             self.ascending = ascending(self.ts) if asc is None else asc
         else:

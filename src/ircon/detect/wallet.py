@@ -162,7 +162,8 @@ class WalletDetector:
         ts = cols.ts
         out: list[tuple[int, Finding]] = []
         run = partial(self._run_all, ts=ts, tokens=tokens, costs=costs, facts=facts,
-                      events=events, out=out, ascending=cols.ascending)
+                      events=events, out=out, ascending=cols.ascending,
+                      packed_ts=cols.ts_packed)
         touch = keyed_batch.touch
         if chosen is not None:  # events without spend are not looked at
             sel = chosen
@@ -190,12 +191,12 @@ class WalletDetector:
     def _run_all(self, pairs: list[tuple[_Spend, list[int]]], scope: str, *, ts: list[float],
                  tokens: list[int], costs: list[float], facts: list[bool],
                  events: Sequence[TelemetryEvent], out: list[tuple[int, Finding]],
-                 ascending: bool) -> None:
+                 ascending: bool, packed_ts: bytes | None) -> None:
         """``_run`` of each (state, positions) in turn; with the accelerator, one C call
         for all of them, and ``_run`` only for those it leaves to Python."""
         if accel.fast is not None:
             crossings, rest = accel.fast.spend_batch(
-                pairs, ts, tokens, costs, self.window, _ALPHA, _MIN_BASELINE_WINDOWS,
+                pairs, packed_ts, ts, tokens, costs, self.window, _ALPHA, _MIN_BASELINE_WINDOWS,
                 self.factor, self.min_tokens, self.new_tokens, self.min_cost, self.new_cost)
             for i, *snapshot in crossings:
                 out.append((i, self._report(events[i], scope, *snapshot)))
