@@ -1596,33 +1596,50 @@ static PyObject *s_count, *s_extraction, *s_baseline, *s_busy, *s_unjudged, *s_p
     *s_settle, *s_extraction_like, *s_count_extraction, *s_judge, *s_close_busy,
     *s_logprobs, *s_top_logprobs, *s_logit_bias_size, *s_n, *s_temperature;
 
+/* Where RequestParams keeps the fields the extraction screen reads (see
+ * slot_offset); found from a batch's first parameters. */
+enum { P_LOGPROBS, P_TOP_LOGPROBS, P_LOGIT_BIAS_SIZE, P_N, P_TEMPERATURE, NPARAMS };
+
+typedef struct {
+    PyTypeObject *tp;
+    Py_ssize_t off[NPARAMS];
+} params_slots;
+
 typedef struct {
     PyObject *det, *st, *idx, *params, *messages, *busy_type;
     Py_ssize_t cap, half;
+    params_slots ps;
 } probe_ctx;
 
 static int set_long(PyObject *o, PyObject *name, long long v) {
     return set_attr(o, name, PyLong_FromLongLong(v));
 }
 
+static void find_params_slots(PyObject *p, params_slots *out) {
+    PyObject *names[NPARAMS] = {s_logprobs, s_top_logprobs, s_logit_bias_size, s_n,
+                                s_temperature};
+    out->tp = Py_TYPE(p);
+    for (int k = 0; k < NPARAMS; k++) out->off[k] = slot_offset(out->tp, names[k]);
+}
+
 /* (p.logprobs or p.top_logprobs or p.logit_bias_size or (p.n or 1) > 1
  *  or p.temperature == 0): the screen before ProbingDetector._extraction_like */
-static int extraction_screen(PyObject *p) {
+static int extraction_screen(PyObject *p, const params_slots *ps) {
     PyObject *names[3] = {s_logprobs, s_top_logprobs, s_logit_bias_size};
     for (int k = 0; k < 3; k++) {
-        PyObject *v = PyObject_GetAttr(p, names[k]);
+        PyObject *v = get_slot(p, names[k], ps->tp, ps->off[k]);
         if (!v) return -1;
         int t = PyObject_IsTrue(v);
         Py_DECREF(v);
         if (t) return t;
     }
-    PyObject *v = PyObject_GetAttr(p, s_n);
+    PyObject *v = get_slot(p, s_n, ps->tp, ps->off[P_N]);
     if (!v) return -1;
     int t = PyObject_IsTrue(v);
     if (t > 0) t = PyObject_RichCompareBool(v, py_one, Py_GT);
     Py_DECREF(v);
     if (t) return t;
-    v = PyObject_GetAttr(p, s_temperature);
+    v = get_slot(p, s_temperature, ps->tp, ps->off[P_TEMPERATURE]);
     if (!v) return -1;
     t = PyObject_RichCompareBool(v, py_zero, Py_EQ);
     Py_DECREF(v);
@@ -1653,9 +1670,9 @@ static int add_extraction(PyObject *st, PyObject *delta) {
 }
 
 /* The deferral of ProbingDetector.observe_batch for the events idx[a:b] of the current
- * window, the count going from c0 to c0 + b - a: their parameters join st.unjudged
- * (a lone event is screened at once), and once the key is busy (from half of
- * min_requests) their messages join busy.pending. */
+ * window, the count going from c0 to c0 + b - a: their parameters are screened for
+ * extraction at once (or join st.unjudged, a list the Python steps left), and once
+ * the key is busy (from half of min_requests) their messages join busy.pending. */
 static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
     if (b <= a) return 0;
     PyObject *st = x->st;
@@ -1663,32 +1680,38 @@ static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
     PyObject *pend = PyObject_GetAttr(st, s_unjudged);
     if (!pend) return -1;
     int rc = 0;
-    if (pend == Py_None && b - a == 1) {
-        Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(x->idx, a));
-        if (i == -1 && PyErr_Occurred()) rc = -1;
-        else if (i < 0 || i >= PyList_GET_SIZE(x->params)) {
-            PyErr_SetString(PyExc_IndexError, "event index out of range");
-            rc = -1;
-        } else {
+    if (pend == Py_None) {
+        /* The parameters are screened now, as one event at a time would: reading
+         * them here costs less than keeping a reference to each (and dropping it
+         * when the window closes unjudged). What passes the screen is rare. */
+        long long found = 0;
+        Py_ssize_t np = PyList_GET_SIZE(x->params);
+        for (Py_ssize_t j = a; j < b && rc == 0; j++) {
+            Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(x->idx, j));
+            if (i == -1 && PyErr_Occurred()) { rc = -1; break; }
+            if (i < 0 || i >= np) {
+                PyErr_SetString(PyExc_IndexError, "event index out of range");
+                rc = -1;
+                break;
+            }
             PyObject *p = PyList_GET_ITEM(x->params, i);
-            int t = extraction_screen(p);
+            if (!x->ps.tp) find_params_slots(p, &x->ps);
+            int t = extraction_screen(p, &x->ps);
             if (t > 0) {
                 PyObject *r = PyObject_CallMethodOneArg(x->det, s_extraction_like, p);
                 t = r ? PyObject_IsTrue(r) : -1;
                 Py_XDECREF(r);
-                if (t > 0) t = add_extraction(st, py_one) < 0 ? -1 : 0;
+                if (t > 0) found++;
             }
             if (t < 0) rc = -1;
         }
-    } else {
-        if (pend == Py_None) {
-            Py_DECREF(pend);
-            pend = PyList_New(0);
-            if (!pend || PyObject_SetAttr(st, s_unjudged, pend) < 0) {
-                Py_XDECREF(pend);
-                return -1;
-            }
+        if (rc == 0 && found) {
+            PyObject *delta = PyLong_FromLongLong(found);
+            if (!delta || add_extraction(st, delta) < 0) rc = -1;
+            Py_XDECREF(delta);
         }
+    } else {
+        /* a list left by the Python steps: theirs is to count it when judged */
         if (!PyList_Check(pend)) {
             PyErr_SetString(PyExc_TypeError, "unjudged must be a list");
             rc = -1;
@@ -1914,6 +1937,8 @@ static PyObject *probe_batch(PyObject *mod, PyObject *args) {
     x.cap = cap;
     x.half = (Py_ssize_t)(mr / 2);
     if (probe_columns(ts, &x, events) < 0) return NULL;
+    x.ps.tp = NULL;
+    if (PyList_GET_SIZE(x.params)) find_params_slots(PyList_GET_ITEM(x.params, 0), &x.ps);
     const double *times = packed_times(packed, PyList_GET_SIZE(ts));
     PyObject *rest = PyList_New(0);
     if (!rest) return NULL;

@@ -441,7 +441,9 @@ class ProbingDetector:
         and, once the key is busy, their messages (prompt statistics). A window that
         closes inside the batch below ``min_requests`` needs only its count: all it
         would have deferred is dropped when it closes. A window in which the key is
-        judged goes through ``_run_judged``.
+        judged goes through ``_run_judged``. The accelerator does the same steps for
+        all keys in one call, except that it screens the parameters at once (in C,
+        reading them costs less than keeping them).
         """
         if not events:
             return []
