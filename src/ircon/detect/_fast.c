@@ -12,13 +12,16 @@
  *   Gate(vocab, long_word, max_chars, literals, bare, checks, suspect, leads)
  *       .opened(texts) -> list[bool]     the merged text gate of gate.py, per text
  *   columns(events, app_roles, protected_roles, current_turn)
- *       -> columns, groups by actor, ascending, groups by team       (keyed_batch.py)
+ *       -> columns, groups by actor, ascending, groups by team, packed times
+ *                                                                     (keyed_batch.py)
  *   SuffixGate(tail_chars, min_chars, symbols)(text) -> bool
  *   Trigrams(alphabet, scores).mean(text) -> float | None            (suffix.py)
  *   group(keys) -> {key: [positions]}                               (keyed_batch.py)
  *   move_touched(d, groups, ts, factory) -> [(state, positions)]    (keyed_batch.py)
- *   spend_batch(pairs, ts, tokens, costs, ...) -> (crossings, rest)  (wallet.py)
- *   probe_batch(det, pairs, ts, params, messages, ...) -> rest       (probing.py)
+ *   spend_batch(pairs, packed_ts, ts, tokens, costs, ...) -> (crossings, rest)
+ *                                                                     (wallet.py)
+ *   probe_batch(det, pairs, packed_ts, ts, params, messages, ...) -> rest
+ *                                                                     (probing.py)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
