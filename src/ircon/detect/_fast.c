@@ -1840,7 +1840,11 @@ static int probe_core(probe_ctx *x_, PyObject *ts, const double *times, PyObject
             if (!busy) goto fail;
             int has_busy = busy != Py_None;
             Py_DECREF(busy);
-            if (has_busy) {
+            if (has_busy && count < mr) {
+                /* ProbingDetector._close_busy of a key that went quiet: its prompt
+                 * statistics are dropped (what it clears goes with them) */
+                if (PyObject_SetAttr(st, s_busy, Py_None) < 0) goto fail;
+            } else if (has_busy) {
                 if (set_double(st, s_start, start, start_src) < 0 ||
                     set_long(st, s_count, count) < 0 ||
                     set_double(st, s_baseline, baseline, NULL) < 0 ||

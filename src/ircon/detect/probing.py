@@ -346,7 +346,8 @@ class ProbingDetector:
             busy.busy_windows += 1
             busy.settle(skeletons=False)  # this window's skeletons are cleared below
         else:
-            st.busy = None  # quiet again: drop the prompt statistics
+            # quiet again: drop the prompt statistics (the C steps do only this)
+            st.busy = None
         busy.prefixes.clear()
         busy.suffixes.clear()
         busy.unskeletoned = []
