@@ -12,21 +12,22 @@ class Gate:
 class SuffixGate:
     def __init__(self, tail_chars: int, min_chars: int, symbols: bytes) -> None: ...
     def __call__(self, text: str) -> bool: ...
+
 class Trigrams:
     def __init__(self, alphabet: str, scores: list[float]) -> None: ...
     def mean(self, text: str) -> float | None: ...
+
 def spend_batch(pairs: list[tuple[Any, list[int]]], packed_ts: bytes | None,
-                ts: list[float], tokens: list[int],
-                costs: list[float], window: float, alpha: float, base_windows: int,
-                factor: float, min_tokens: float, new_tokens: float, min_cost: float,
-                new_cost: float,
+                ts: list[float], tokens: list[int], costs: list[float], window: float,
+                alpha: float, base_windows: int, factor: float, min_tokens: float,
+                new_tokens: float, min_cost: float, new_cost: float,
                 ) -> tuple[list[tuple[int, int, float, float, float, int]], list[int]]: ...
 def group(keys: Sequence[str]) -> dict[str, list[int]]: ...
 def probe_batch(det: Any, pairs: list[tuple[Any, list[int]]], packed_ts: bytes | None,
-                ts: list[float],
-                params: list[Any], messages: list[Any], events: Sequence[Any],
-                busy_type: Callable[[], Any], window: float, alpha: float,
-                min_requests: int, cap: int, out: list[tuple[int, Any]]) -> list[int]: ...
+                ts: list[float], params: list[Any], messages: list[Any],
+                events: Sequence[Any], busy_type: Callable[[], Any], window: float,
+                alpha: float, min_requests: int, cap: int,
+                out: list[tuple[int, Any]]) -> list[int]: ...
 def spend_totals(prompt_tokens: list[Any], completion_tokens: list[Any], costs: list[Any],
                  ) -> tuple[list[Any], list[float], list[int] | None] | None: ...
 def move_touched(d: dict[Any, Any], groups: dict[Any, list[int]], ts: list[float],
