@@ -102,6 +102,25 @@ def test_the_c_gate_agrees_around_every_code_point() -> None:
 
 
 @needs_fast
+def test_the_c_gate_finds_every_vocabulary_word_in_any_case_and_place() -> None:
+    """The ASCII scan hashes each word where it lies in the text, lowercasing eight
+    bytes at a time, and reads its last bytes up to the text's end: every word of the
+    gates' vocabulary, in three cases, at the end of texts of every length (so that
+    the last load crosses the end at each offset), glued to a neighbour, and alone."""
+    c, py = _GATES
+    others = frozenset().union(*(o for _a, o in c.pairs))
+    words = sorted(w.decode() for w in c.any_words | others if w.isascii())
+    texts = []
+    for n, w in enumerate(words):
+        for form in (w, w.upper(), w.title()):
+            lead = "x" * (n % 11)
+            texts += [form, f"{lead} {form}", f"{form}s", f"({form})", f"{lead}.{form}"]
+    events = [_ev(t, i) for i, t in enumerate(texts)]
+    assert c.open_indices(events) == py.open_indices(events)
+    assert len(c.open_indices(events)) > len(words)  # the words were found, not missed
+
+
+@needs_fast
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(_TRICKY + "(){}[]<>aBcD"), max_size=400))
 def test_the_c_suffix_gate_is_the_python_one(text: str) -> None:

@@ -104,6 +104,7 @@ static inline uint64_t word_hash(const unsigned char *p, Py_ssize_t n) {
 static unsigned char ascii_break[128];
 #define C_BREAK 1
 #define C_LITERAL 2
+#define C_SEEN 4     /* a byte some check asks about (see Gate.ascii_class) */
 static unsigned char ascii_class[256];  /* C_BREAK for the ASCII breaks */
 static unsigned char ascii_lower[256];
 static const Py_UCS4 wide_separators[] = {
@@ -202,7 +203,9 @@ typedef struct {
     literal_entry *literals;
     Py_ssize_t nliterals;
     byteset literal_firsts;  /* ASCII first characters of literals */
-    unsigned char ascii_class[256];  /* C_BREAK, C_LITERAL (a literal's first) */
+    /* C_BREAK, C_LITERAL (a literal's first), C_SEEN (a byte of ``bare`` or of a
+     * check's bytes: the ASCII scan notes only those as present) */
+    unsigned char ascii_class[256];
     int wide_literal;        /* some literal starts with a non-ASCII character */
     byteset bare;
     PyObject *checks;        /* tuple of callables */
@@ -368,6 +371,12 @@ static int gate_init(GateObject *self, PyObject *args, PyObject *kwds) {
         self->check_any[i] = cb == Py_None;
         if (bs_from_bytes(cb, &self->check_bytes[i]) < 0) return -1;
     }
+    for (int c = 0; c < 128; c++) {
+        int asked = bs_has(&self->bare, c);
+        for (Py_ssize_t i = 0; i < nchecks && !asked; i++)
+            asked = bs_has(&self->check_bytes[i], c);
+        if (asked) self->ascii_class[c] |= C_SEEN;
+    }
     self->suspect = PyList_AsTuple(suspect);
     if (!self->suspect) return -1;
     self->leads_all = leads == Py_None;
@@ -399,7 +408,8 @@ typedef struct {
     const vocab_entry *rot13_first;
     unsigned char buf[WORD_BUF + 8];  /* the current word (+8: whole-word loads) */
     Py_ssize_t len;      /* its length in bytes (keeps counting past buf) */
-    unsigned char seen[256];          /* byte values present in the text's UTF-8 */
+    byteset seen;        /* byte values present in the text's UTF-8 (for ASCII texts:
+                          * those some check asks about) */
 } scan_state;
 
 static void scan_start(scan_state *s, const GateObject *g, uint64_t *pairbuf) {
@@ -409,8 +419,10 @@ static void scan_start(scan_state *s, const GateObject *g, uint64_t *pairbuf) {
     memset(pairbuf, 0, 2 * g->npair_words * sizeof(uint64_t));
     s->rot13_first = NULL;
     s->len = 0;
-    memset(s->seen, 0, sizeof(s->seen));
+    memset(&s->seen, 0, sizeof(s->seen));
 }
+
+static int word_found(scan_state *s, const vocab_entry *e);
 
 /* The current word ended: look it up. Returns 1 when the text opens. */
 static inline int end_word(scan_state *s) {
@@ -420,7 +432,73 @@ static inline int end_word(scan_state *s) {
     if (g->long_word && n >= g->long_word) return 1;
     if (n > g->max_word) return 0;
     const vocab_entry *e = lookup(g, word_hash(s->buf, n), (const char *)s->buf, n);
-    if (!e) return 0;
+    return e ? word_found(s, e) : 0;
+}
+
+/* Eight ASCII bytes with their capitals lowercased, all at once: a byte gets 0x20
+ * when it is at least 'A' and not above 'Z' (no byte carries into the next). */
+static inline uint64_t ascii_lower8(uint64_t v) {
+    uint64_t ge_a = v + 0x3f3f3f3f3f3f3f3fULL;   /* bit 7 set from 'A' (0x41) up */
+    uint64_t gt_z = v + 0x2525252525252525ULL;   /* bit 7 set from '[' (0x5b) up */
+    return v | (((ge_a & ~gt_z) & 0x8080808080808080ULL) >> 2);
+}
+
+/* The table look-up of an ASCII word (not lowercased) whose hash passed the bloom
+ * filter. */
+static int ascii_probe(scan_state *s, const unsigned char *w, Py_ssize_t len, uint64_t h) {
+    const GateObject *g = s->g;
+    Py_ssize_t slot = (Py_ssize_t)(h & (uint64_t)g->mask);
+    Py_ssize_t k;
+    while ((k = g->table[slot]) >= 0) {
+        const vocab_entry *e = &g->entries[k];
+        if (e->hash == h && e->len == len) {
+            Py_ssize_t j = 0;
+            while (j < len && ascii_lower[w[j]] == (unsigned char)e->word[j]) j++;
+            if (j == len) return word_found(s, e);
+        }
+        slot = (slot + 1) & g->mask;
+    }
+    return 0;
+}
+
+/* The word text[start:start + len] of an ASCII text of n characters, looked up as
+ * its lowercase form without copying it: the same hash as word_hash of that form,
+ * read from the text (the last load reads up to the NUL that ends the text's data,
+ * else it is copied), and compared a byte at a time when the hash is known. */
+static inline __attribute__((always_inline)) int ascii_word(
+        scan_state *s, const unsigned char *text, Py_ssize_t n, Py_ssize_t start,
+        Py_ssize_t len) {
+    const GateObject *g = s->g;
+    if (g->long_word && len >= g->long_word) return 1;
+    if (len > g->max_word) return 0;
+    const unsigned char *q = text + start;
+    Py_ssize_t m = len;
+    uint64_t h = (uint64_t)len * 0x9E3779B97F4A7C15ULL, v;
+    while (m > 8) {
+        memcpy(&v, q, 8);
+        h = (h ^ ascii_lower8(v)) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+        q += 8;
+        m -= 8;
+    }
+    if (q + 8 <= text + n + 1) {
+        memcpy(&v, q, 8);
+    } else {
+        v = 0;
+        memcpy(&v, q, (size_t)m);
+    }
+    v = ascii_lower8(v) & (m == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (8 * m)) - 1));
+    h = (h ^ v) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 29;
+    if (!((g->bloom[(h >> 6) & (BLOOM_BITS / 64 - 1)] >> (h & 63)) & 1) ||
+        !((g->bloom[(h >> 42) & (BLOOM_BITS / 64 - 1)] >> ((h >> 36) & 63)) & 1))
+        return 0;  /* most words: not in the vocabulary */
+    return ascii_probe(s, text + start, len, h);
+}
+
+/* A word of the vocabulary was found: 1 when that opens the text. */
+static int word_found(scan_state *s, const vocab_entry *e) {
+    const GateObject *g = s->g;
     if (e->single) return 1;
     if (e->rot13) {
         if (s->rot13_first == NULL) s->rot13_first = e;
@@ -491,7 +569,7 @@ static int scan_words(scan_state *s, PyObject *low) {
     for (Py_ssize_t i = 0; i < n; i++) {                                              \
         Py_UCS4 c = ((const T *)data)[i];                                             \
         if (c < 128) {                                                                \
-            s->seen[c] = 1;                                                           \
+            bs_add(&s->seen, c);                                                      \
             if (bs_has(&g->literal_firsts, c) && literal_at(g, kind, data, n, i, c))  \
                 return 1;                                                             \
             if (!words) continue;                                                     \
@@ -503,7 +581,7 @@ static int scan_words(scan_state *s, PyObject *low) {
             continue;                                                                 \
         }                                                                             \
         int k = utf8_of(c, u);                                                        \
-        for (int j = 0; j < k; j++) s->seen[u[j]] = 1;                                \
+        for (int j = 0; j < k; j++) bs_add(&s->seen, u[j]);                           \
         if (g->wide_literal && literal_at(g, kind, data, n, i, c)) return 1;          \
         if (!words) continue;                                                         \
         if (!HAVE_LOWER_FULL || c == 0x3A3) {                                         \
@@ -565,15 +643,7 @@ static int scan_wide(scan_state *s, PyObject *text) {
 }
 
 static inline int seen_any(const scan_state *s, const byteset *set) {
-    for (int w = 0; w < 4; w++) {
-        uint64_t bits = set->w[w];
-        while (bits) {
-            int b = __builtin_ctzll(bits);
-            if (s->seen[w * 64 + b]) return 1;
-            bits &= bits - 1;
-        }
-    }
-    return 0;
+    return bs_meets(&s->seen, set);
 }
 
 static PyTypeObject SuffixGateType;
@@ -599,31 +669,39 @@ static int gate_opens(const GateObject *g, PyObject *text, scan_state *s, uint64
     scan_start(s, g, pairbuf);
     int ascii = PyUnicode_IS_ASCII(text);
     if (ascii) {
-        /* one pass: words (lowercased by table), bytes present, literals; the loop
-         * state is in locals (stores to the byte arrays may alias any field) */
+        /* one pass: words (looked up in place as they end), the bytes some check
+         * asks about, literals. A letter or digit (class 0) costs one load and one
+         * test; the loop state is in locals (stores to the byte arrays may alias
+         * any field). */
         const unsigned char *p = PyUnicode_DATA(text);
         const unsigned char *cls = g->ascii_class;
-        unsigned char *seen = s->seen, *buf = s->buf;
+        uint64_t seen0 = 0, seen1 = 0;  /* the bytes asked about: 0-63, 64-127 */
         int words = g->nentries || g->long_word;
-        Py_ssize_t len = 0;
+        Py_ssize_t start = -1;  /* where the current word began, -1: between words */
         for (Py_ssize_t i = 0; i < n; i++) {
             unsigned char c = p[i];
             unsigned char k = cls[c];
-            seen[c] = 1;
-            if (k & C_BREAK) {
-                if (len) {
-                    s->len = len;
-                    if (words && end_word(s)) return 1;
-                    len = 0;
-                }
-            } else {
-                if (len < WORD_BUF) buf[len] = ascii_lower[c];
-                len++;
+            if (k == 0) {
+                if (start < 0) start = i;
+                continue;
+            }
+            if (k & C_SEEN) {
+                if (c < 64) seen0 |= (uint64_t)1 << c;
+                else seen1 |= (uint64_t)1 << (c - 64);
             }
             if ((k & C_LITERAL) && literal_at(g, PyUnicode_1BYTE_KIND, p, n, i, c)) return 1;
+            if (k & C_BREAK) {
+                if (start >= 0) {
+                    if (words && ascii_word(s, p, n, start, i - start)) return 1;
+                    start = -1;
+                }
+            } else if (start < 0) {
+                start = i;
+            }
         }
-        s->len = len;
-        if (len && words && end_word(s)) return 1;
+        if (start >= 0 && words && ascii_word(s, p, n, start, n - start)) return 1;
+        s->seen.w[0] = seen0;
+        s->seen.w[1] = seen1;
     } else {
         int r = scan_wide(s, text);
         if (r) return r;
