@@ -5,6 +5,7 @@ text, and on every code point."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
@@ -24,7 +25,7 @@ from ircon.detect.gate import MergedGate
 from ircon.detect.keyed_batch import Columns, turn_texts
 from ircon.detect.pipeline import DetectorSet
 from ircon.detect.settings import DetectConfig
-from ircon.model.telemetry import Message, TelemetryEvent
+from ircon.model.telemetry import Message, RequestParams, TelemetryEvent
 from tests.conftest import run_ircon
 from tests.test_detect_gates import NO_EXTRA, _events, _texts
 
@@ -301,14 +302,18 @@ def test_columns_in_c_are_the_python_ones() -> None:
             pure = Columns(evs)
         finally:
             accel.fast = saved
+        packed_only = ("ts_packed", "spend_packed", "screens")
         for name in Columns.__slots__:
-            if name != "ts_packed":
+            if name not in packed_only:
                 assert getattr(with_c, name) == getattr(pure, name), (label, name)
-        # the times as doubles, for the C window steps alone; None if one is no float
-        assert pure.ts_packed is None
+        # what the C window steps alone read: the times as doubles, None if one is no
+        # float; the spend, and the extraction screen of the parameters
+        assert pure.ts_packed is None and pure.spend_packed is None and pure.screens is None
         floats = all(type(e.ts) is float for e in evs)
         assert with_c.ts_packed == (struct.pack(f"{len(evs)}d", *(e.ts for e in evs))
                                     if floats else None), label
+        _check_packed_spend(with_c, evs)
+        assert with_c.screens == bytes(_screen(e.params) for e in evs), label
     assert Columns(teamed).team_groups == {"t0": list(range(0, len(teamed), 3)),
                                            "t1": list(range(1, len(teamed), 3)),
                                            "t2": list(range(2, len(teamed), 3))}
@@ -316,11 +321,65 @@ def test_columns_in_c_are_the_python_ones() -> None:
     assert Columns(variants["a NaN time"]).ascending is False
 
 
+def _screen(p: RequestParams) -> int:
+    """ProbingDetector's screen before ``_extraction_like``, as 1 or 0."""
+    return int(bool(p.logprobs or p.top_logprobs or p.logit_bias_size or (p.n or 1) > 1
+                    or p.temperature == 0))
+
+
+def _check_packed_spend(cols: Columns, evs: list[TelemetryEvent]) -> None:
+    """The spend ``columns`` packs: tokens as int64 and costs as doubles, with the events
+    that have any, when every value is one the C steps take; else None."""
+    def plain(v: object) -> bool:
+        return v is None or (type(v) is int and 0 <= v <= 2**53)
+
+    def finite(v: object) -> bool:
+        try:
+            return v is None or (type(v) in (int, float) and math.isfinite(v))  # type: ignore[arg-type]
+        except OverflowError:  # an int beyond the doubles
+            return False
+
+    ok = all(plain(e.prompt_tokens) and plain(e.completion_tokens)
+             and (e.prompt_tokens or 0) + (e.completion_tokens or 0) <= 2**53
+             and finite(e.cost) for e in evs)
+    if not ok:
+        assert cols.spend_packed is None
+        return
+    assert cols.spend_packed is not None
+    packed, chosen = cols.spend_packed
+    tokens = [(e.prompt_tokens or 0) + (e.completion_tokens or 0) for e in evs]
+    costs = [0.0 if e.cost is None else float(e.cost) for e in evs]
+    assert packed == struct.pack(f"{len(evs)}q{len(evs)}d", *tokens, *costs)
+    spent = [i for i, (t, c) in enumerate(zip(tokens, costs, strict=True)) if t or c]
+    assert chosen == (None if len(spent) == len(evs) else spent)
+
+
+@needs_fast
+def test_packed_spend_and_screens_follow_the_values() -> None:
+    """Each kind of value the packing takes or leaves to Python, with events without
+    spend among others, and parameters on each side of the screen."""
+    from dataclasses import replace
+
+    base = _events(_texts())[:40]
+    spends = [(None, None, None), (0, 0, 0.0), (3, None, None), (None, 4, 0.25), (1, 2, 3),
+              (2**53, 0, 0.0), (2**52, 2**52, 0.0), (-1, 5, 0.0), (1.5, 1, 0.0),
+              (1, 1, math.nan), (1, 1, 10**400), (True, 1, 0.0), (1, 1, -0.0)]
+    params = [RequestParams(), RequestParams(temperature=0.0), RequestParams(n=2),
+              RequestParams(logprobs=True), RequestParams(top_logprobs=0),
+              RequestParams(logit_bias_size=3), RequestParams(temperature=0.7, n=1)]
+    for p, c, k in spends:
+        evs = [replace(e, prompt_tokens=p if i % 3 == 0 else 10, completion_tokens=c,
+                       cost=k, params=params[i % len(params)]) for i, e in enumerate(base)]
+        for variant in (evs, [replace(e, prompt_tokens=None, completion_tokens=None,
+                                      cost=None) if i % 4 else e for i, e in enumerate(evs)]):
+            cols = Columns(variant)
+            _check_packed_spend(cols, variant)
+            assert cols.screens == bytes(_screen(e.params) for e in variant)
+
+
 def test_odd_spend_values_take_the_python_steps_with_the_same_answers() -> None:
     """Spend values C does not treat itself (None, floats, huge or negative ints, NaN
     costs, times out of order) give the findings of one event at a time."""
-    import math
-
     from ircon.detect import wallet
 
     rng = random.Random(4)

@@ -76,6 +76,8 @@ static inline int utf8_of(Py_UCS4 c, unsigned char *out) {
     return 4;
 }
 
+#define EXACT_INT 9007199254740992.0  /* 2**53: ints below compare with floats exactly */
+
 #define WORD_BUF 64  /* longer words are never looked up (see end_word) */
 
 /* A hash of a word of n bytes (n <= WORD_BUF) held in a buffer with at least 8
@@ -897,6 +899,52 @@ static PyObject *turn_result(PyObject *texts, PyObject *more_t, PyObject *more_o
     return owners;
 }
 
+/* ----------------------------------------------------- request parameters */
+
+static PyObject *s_count, *s_extraction, *s_baseline, *s_busy, *s_unjudged, *s_pending,
+    *s_settle, *s_extraction_like, *s_count_extraction, *s_judge, *s_close_busy,
+    *s_logprobs, *s_top_logprobs, *s_logit_bias_size, *s_n, *s_temperature;
+
+/* Where RequestParams keeps the fields the extraction screen reads (see
+ * slot_offset); found from a batch's first parameters. */
+enum { P_LOGPROBS, P_TOP_LOGPROBS, P_LOGIT_BIAS_SIZE, P_N, P_TEMPERATURE, NPARAMS };
+
+typedef struct {
+    PyTypeObject *tp;
+    Py_ssize_t off[NPARAMS];
+} params_slots;
+
+static void find_params_slots(PyObject *p, params_slots *out) {
+    PyObject *names[NPARAMS] = {s_logprobs, s_top_logprobs, s_logit_bias_size, s_n,
+                                s_temperature};
+    out->tp = Py_TYPE(p);
+    for (int k = 0; k < NPARAMS; k++) out->off[k] = slot_offset(out->tp, names[k]);
+}
+
+/* (p.logprobs or p.top_logprobs or p.logit_bias_size or (p.n or 1) > 1
+ *  or p.temperature == 0): the screen before ProbingDetector._extraction_like */
+static int extraction_screen(PyObject *p, const params_slots *ps) {
+    PyObject *names[3] = {s_logprobs, s_top_logprobs, s_logit_bias_size};
+    for (int k = 0; k < 3; k++) {
+        PyObject *v = get_slot(p, names[k], ps->tp, ps->off[k]);
+        if (!v) return -1;
+        int t = PyObject_IsTrue(v);
+        Py_DECREF(v);
+        if (t) return t;
+    }
+    PyObject *v = get_slot(p, s_n, ps->tp, ps->off[P_N]);
+    if (!v) return -1;
+    int t = PyObject_IsTrue(v);
+    if (t > 0) t = PyObject_RichCompareBool(v, py_one, Py_GT);
+    Py_DECREF(v);
+    if (t) return t;
+    v = get_slot(p, s_temperature, ps->tp, ps->off[P_TEMPERATURE]);
+    if (!v) return -1;
+    t = PyObject_RichCompareBool(v, py_zero, Py_EQ);
+    Py_DECREF(v);
+    return t;
+}
+
 /* --------------------------------------------------------------- columns */
 
 static PyObject *s_ts, *s_key, *s_user_attr, *s_ip, *s_team, *s_params, *s_response,
@@ -936,9 +984,50 @@ static const double *packed_times(PyObject *packed, Py_ssize_t n) {
     return (const double *)PyBytes_AS_STRING(packed);
 }
 
+/* The spend of one event as the wallet's C steps read it: tokens (p or 0) + (c or 0)
+ * and cost (k or 0.0) as a double; 0 when a value is one those steps leave to Python
+ * (a type other than None and int (float for the cost), an int outside [0, 2**53], a
+ * cost that is not finite), so that the batch's spend is then not packed. */
+static int plain_spend(PyObject *p, PyObject *c, PyObject *k, long long *tokens,
+                       double *cost) {
+    long long t = 0;
+    PyObject *parts[2] = {p, c};
+    for (int q = 0; q < 2; q++) {
+        PyObject *v = parts[q];
+        if (v == Py_None) continue;
+        if (!PyLong_CheckExact(v)) return 0;
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow || x < 0 || (double)x > EXACT_INT) {
+            PyErr_Clear();
+            return 0;
+        }
+        t += x;
+    }
+    if ((double)t > EXACT_INT) return 0;
+    double d = 0.0;
+    if (k == Py_None) {
+        d = 0.0;
+    } else if (PyFloat_CheckExact(k)) {
+        d = PyFloat_AS_DOUBLE(k);
+    } else if (PyLong_CheckExact(k)) {
+        d = PyLong_AsDouble(k);
+        if (d == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+    } else {
+        return 0;
+    }
+    if (!isfinite(d)) return 0;
+    *tokens = t;
+    *cost = d;
+    return 1;
+}
+
 static PyObject *columns(PyObject *mod, PyObject *args) {
     PyObject *events, *app_roles, *prot_roles, *current_turn, *groups = NULL, *tgroups = NULL;
-    PyObject *packed = NULL;
+    PyObject *packed = NULL, *spend = NULL, *spent = NULL, *screens = NULL;
     if (!PyArg_ParseTuple(args, "OOOO", &events, &app_roles, &prot_roles, &current_turn))
         return NULL;
     PyObject *fast = PySequence_Fast(events, "events must be a sequence");
@@ -977,8 +1066,20 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
     tgroups = PyDict_New();
     /* the times as doubles, for the C window steps (None: a time is not a float) */
     packed = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
-    if (!groups || !tgroups || !packed) goto done;
+    /* Read while the event is in cache, for the wallet's and probing's C steps: each
+     * event's spend (tokens as int64, then costs as doubles; None when a value is left
+     * to Python), the events with spend (None: all of them), and the extraction screen
+     * of each event's parameters (1 passes, 0 not, 2 unknown: asked again later). */
+    spend = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)(sizeof(long long) + sizeof(double)));
+    screens = PyBytes_FromStringAndSize(NULL, n);
+    spent = Py_None;
+    Py_INCREF(spent);
+    if (!groups || !tgroups || !packed || !spend || !screens) goto done;
     double *times = (double *)PyBytes_AS_STRING(packed);
+    long long *spend_tokens = (long long *)PyBytes_AS_STRING(spend);
+    double *spend_costs = (double *)(spend_tokens + n);
+    unsigned char *screen = (unsigned char *)PyBytes_AS_STRING(screens);
+    params_slots pslots = {NULL, {-1, -1, -1, -1, -1}};
     int asc = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *ev = items[i];
@@ -1062,6 +1163,44 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
             else
                 asc = -1;
         }
+        if (spend != Py_None) {
+            long long tk;
+            double co;
+            if (plain_spend(PyList_GET_ITEM(cols[COL_PTOK], i), PyList_GET_ITEM(cols[COL_CTOK], i),
+                            PyList_GET_ITEM(cols[COL_COSTS], i), &tk, &co)) {
+                spend_tokens[i] = tk;
+                spend_costs[i] = co;
+                if (!(tk != 0 || co != 0.0) && spent == Py_None) {
+                    /* the first event without spend: list those before, then go on */
+                    Py_DECREF(spent);
+                    spent = PyList_New(0);
+                    for (Py_ssize_t j = 0; spent && j < i; j++) {
+                        PyObject *q = PyLong_FromSsize_t(j);
+                        if (!q || PyList_Append(spent, q) < 0) Py_CLEAR(spent);
+                        Py_XDECREF(q);
+                    }
+                    if (!spent) { Py_DECREF(pos); goto done; }
+                } else if ((tk != 0 || co != 0.0) && spent != Py_None &&
+                           PyList_Append(spent, pos) < 0) {
+                    Py_DECREF(pos);
+                    goto done;
+                }
+            } else {
+                Py_DECREF(spend);
+                spend = Py_None;
+                Py_INCREF(spend);
+            }
+        }
+        {
+            PyObject *pr = PyList_GET_ITEM(cols[COL_PARAMS], i);
+            if (!pslots.tp) find_params_slots(pr, &pslots);
+            int t = extraction_screen(pr, &pslots);
+            if (t < 0) {  /* asked again by the probing steps, which then raise */
+                PyErr_Clear();
+                t = 2;
+            }
+            screen[i] = (unsigned char)t;
+        }
         PyObject *ms = PySequence_Fast(PyList_GET_ITEM(cols[COL_MESSAGES], i),
                                        "messages must be a sequence");
         if (!ms) {
@@ -1099,8 +1238,14 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
     {
         PyObject *owners = turn_result(cols[COL_TEXTS], more_t, more_o);
         if (!owners) goto done;
-        result = PyTuple_New(NCOLS + 5);
-        if (!result) { Py_DECREF(owners); goto done; }
+        PyObject *spend_pair = spend == Py_None ? (Py_INCREF(Py_None), Py_None)
+                                                : PyTuple_Pack(2, spend, spent);
+        result = spend_pair ? PyTuple_New(NCOLS + 7) : NULL;
+        if (!result) {
+            Py_DECREF(owners);
+            Py_XDECREF(spend_pair);
+            goto done;
+        }
         int at = 0;
         for (int c = 0; c < NCOLS; c++) {
             Py_INCREF(cols[c]);
@@ -1113,12 +1258,17 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
         PyTuple_SET_ITEM(result, at++, ascending);
         PyTuple_SET_ITEM(result, at++, tgroups);
         PyTuple_SET_ITEM(result, at++, packed);
-        groups = tgroups = packed = NULL;  /* the result holds them */
+        PyTuple_SET_ITEM(result, at++, spend_pair);
+        PyTuple_SET_ITEM(result, at++, screens);
+        groups = tgroups = packed = screens = NULL;  /* the result holds them */
     }
 done:
     Py_XDECREF(groups);
     Py_XDECREF(tgroups);
     Py_XDECREF(packed);
+    Py_XDECREF(spend);
+    Py_XDECREF(spent);
+    Py_XDECREF(screens);
     Py_DECREF(fast);
     Py_XDECREF(more_t);
     Py_XDECREF(more_o);
@@ -1331,7 +1481,6 @@ static double py_floor_div(double vx, double wx) {
     return copysign(0.0, vx / wx);
 }
 
-#define EXACT_INT 9007199254740992.0  /* 2**53: ints below compare with floats exactly */
 
 static int get_double(PyObject *o, PyObject *name, double *out) {
     PyObject *v = PyObject_GetAttr(o, name);
@@ -1438,8 +1587,10 @@ done:
 
 /* The batch's columns and the wallet detector's parameters. */
 typedef struct {
-    PyObject *ts, *tokens, *costs;
+    PyObject *ts, *tokens, *costs;  /* tokens, costs: lists, unless packed below */
     const double *times;  /* ts as doubles (see packed_times), or NULL */
+    const long long *ptokens;  /* the spend columns packed (see columns), or NULL */
+    const double *pcosts;
     double window, alpha, factor, min_tokens, new_tokens, min_cost, new_cost;
     long long base_windows;
 } spend_params;
@@ -1481,10 +1632,6 @@ static PyObject *spend_core(const spend_params *sp, PyObject *st, PyObject *idx)
     if (!(window > 0) || !isfinite(window)) Py_RETURN_NONE;
     Py_ssize_t n = PyList_GET_SIZE(idx);
     Py_ssize_t nts = PyList_GET_SIZE(ts);
-    if (PyList_GET_SIZE(tokens) != nts || PyList_GET_SIZE(costs) != nts) {
-        PyErr_SetString(PyExc_ValueError, "ts, tokens and costs differ in length");
-        return NULL;
-    }
     PyObject *out = PyList_New(0);
     if (!out) return NULL;
     double keep = 1.0 - alpha;
@@ -1496,7 +1643,6 @@ static PyObject *spend_core(const spend_params *sp, PyObject *st, PyObject *idx)
             PyErr_SetString(PyExc_IndexError, "event index out of range");
             goto fail;
         }
-        PyObject *tk = PyList_GET_ITEM(tokens, i), *co = PyList_GET_ITEM(costs, i);
         double now;
         if (sp->times) {
             now = sp->times[i];
@@ -1505,17 +1651,25 @@ static PyObject *spend_core(const spend_params *sp, PyObject *st, PyObject *idx)
             if (!PyFloat_CheckExact(to)) goto python;
             now = PyFloat_AS_DOUBLE(to);
         }
-        if (!PyLong_CheckExact(tk) || !isfinite(now)) goto python;
-        int overflow;
-        long long t = PyLong_AsLongLongAndOverflow(tk, &overflow);
-        if (overflow || t < 0 || (double)t > EXACT_INT) goto python;
+        if (!isfinite(now)) goto python;
+        long long t;
         double c;
-        if (PyFloat_CheckExact(co)) c = PyFloat_AS_DOUBLE(co);
-        else if (PyLong_CheckExact(co)) {
-            c = PyLong_AsDouble(co);
-            if (c == -1.0 && PyErr_Occurred()) { PyErr_Clear(); goto python; }
-        } else goto python;
-        if (!isfinite(c)) goto python;
+        if (sp->ptokens) {  /* checked when packed: ints in [0, 2**53], finite costs */
+            t = sp->ptokens[i];
+            c = sp->pcosts[i];
+        } else {
+            PyObject *tk = PyList_GET_ITEM(tokens, i), *co = PyList_GET_ITEM(costs, i);
+            if (!PyLong_CheckExact(tk)) goto python;
+            int overflow;
+            t = PyLong_AsLongLongAndOverflow(tk, &overflow);
+            if (overflow || t < 0 || (double)t > EXACT_INT) goto python;
+            if (PyFloat_CheckExact(co)) c = PyFloat_AS_DOUBLE(co);
+            else if (PyLong_CheckExact(co)) {
+                c = PyLong_AsDouble(co);
+                if (c == -1.0 && PyErr_Occurred()) { PyErr_Clear(); goto python; }
+            } else goto python;
+            if (!isfinite(c)) goto python;
+        }
         if (start < 0) {
             start = now;
             start_src = PyList_GET_ITEM(ts, i);
@@ -1579,27 +1733,42 @@ fail:
     return NULL;
 }
 
-#define SPEND_PARAMS_FORMAT "O!O!O!ddLddddd"
+#define SPEND_PARAMS_FORMAT "O!OOddLddddd"
 #define SPEND_PARAMS_ARGS(sp)                                                          \
-    &PyList_Type, &(sp).ts, &PyList_Type, &(sp).tokens, &PyList_Type, &(sp).costs,     \
+    &PyList_Type, &(sp).ts, &(sp).tokens, &(sp).costs,                                 \
         &(sp).window, &(sp).alpha, &(sp).base_windows, &(sp).factor, &(sp).min_tokens, \
         &(sp).new_tokens, &(sp).min_cost, &(sp).new_cost
 
-/* spend_batch(pairs, packed_ts, ts, tokens, costs, window, alpha, base_windows, factor,
- *             min_tokens, new_tokens, min_cost, new_cost) -> (crossings, rest)
+/* spend_batch(pairs, packed_ts, packed_spend, ts, tokens, costs, window, alpha,
+ *             base_windows, factor, min_tokens, new_tokens, min_cost, new_cost)
+ *   -> (crossings, rest)
  *
  * spend_core for each (state, positions) of ``pairs`` in turn (one call for a batch's
  * keys: the arguments are parsed once): ``crossings`` holds what each gave, in
- * order; ``rest`` the numbers of the pairs it left to Python (states unchanged). */
+ * order; ``rest`` the numbers of the pairs it left to Python (states unchanged).
+ * ``packed_spend``: the spend columns as ``columns`` packs them, or None; the
+ * ``tokens`` and ``costs`` lists are read only without it (else they may be None). */
 static PyObject *spend_batch(PyObject *mod, PyObject *args) {
-    PyObject *pairs, *packed;
+    PyObject *pairs, *packed, *packed_spend;
     spend_params sp;
-    if (!PyArg_ParseTuple(args, "O!O" SPEND_PARAMS_FORMAT, &PyList_Type, &pairs, &packed,
-                          SPEND_PARAMS_ARGS(sp)))
+    if (!PyArg_ParseTuple(args, "O!OO" SPEND_PARAMS_FORMAT, &PyList_Type, &pairs, &packed,
+                          &packed_spend, SPEND_PARAMS_ARGS(sp)))
         return NULL;
     Py_ssize_t nts = PyList_GET_SIZE(sp.ts);
     sp.times = packed_times(packed, nts);
-    if (PyList_GET_SIZE(sp.tokens) != nts || PyList_GET_SIZE(sp.costs) != nts) {
+    sp.ptokens = NULL;
+    sp.pcosts = NULL;
+    if (packed_spend != Py_None) {
+        if (!PyBytes_CheckExact(packed_spend) ||
+            PyBytes_GET_SIZE(packed_spend) !=
+                nts * (Py_ssize_t)(sizeof(long long) + sizeof(double))) {
+            PyErr_SetString(PyExc_ValueError, "packed spend does not fit the batch");
+            return NULL;
+        }
+        sp.ptokens = (const long long *)PyBytes_AS_STRING(packed_spend);
+        sp.pcosts = (const double *)(sp.ptokens + nts);
+    } else if (!PyList_Check(sp.tokens) || !PyList_Check(sp.costs) ||
+               PyList_GET_SIZE(sp.tokens) != nts || PyList_GET_SIZE(sp.costs) != nts) {
         PyErr_SetString(PyExc_ValueError, "ts, tokens and costs differ in length");
         return NULL;
     }
@@ -1673,58 +1842,15 @@ fail:
 
 /* ------------------------------------------------------------ probing windows */
 
-static PyObject *s_count, *s_extraction, *s_baseline, *s_busy, *s_unjudged, *s_pending,
-    *s_settle, *s_extraction_like, *s_count_extraction, *s_judge, *s_close_busy,
-    *s_logprobs, *s_top_logprobs, *s_logit_bias_size, *s_n, *s_temperature;
-
-/* Where RequestParams keeps the fields the extraction screen reads (see
- * slot_offset); found from a batch's first parameters. */
-enum { P_LOGPROBS, P_TOP_LOGPROBS, P_LOGIT_BIAS_SIZE, P_N, P_TEMPERATURE, NPARAMS };
-
-typedef struct {
-    PyTypeObject *tp;
-    Py_ssize_t off[NPARAMS];
-} params_slots;
-
 typedef struct {
     PyObject *det, *st, *idx, *params, *messages, *busy_type;
     Py_ssize_t cap, half;
     params_slots ps;
+    const unsigned char *screens;  /* per event: the screen as ``columns`` read it, or NULL */
 } probe_ctx;
 
 static int set_long(PyObject *o, PyObject *name, long long v) {
     return set_attr(o, name, PyLong_FromLongLong(v));
-}
-
-static void find_params_slots(PyObject *p, params_slots *out) {
-    PyObject *names[NPARAMS] = {s_logprobs, s_top_logprobs, s_logit_bias_size, s_n,
-                                s_temperature};
-    out->tp = Py_TYPE(p);
-    for (int k = 0; k < NPARAMS; k++) out->off[k] = slot_offset(out->tp, names[k]);
-}
-
-/* (p.logprobs or p.top_logprobs or p.logit_bias_size or (p.n or 1) > 1
- *  or p.temperature == 0): the screen before ProbingDetector._extraction_like */
-static int extraction_screen(PyObject *p, const params_slots *ps) {
-    PyObject *names[3] = {s_logprobs, s_top_logprobs, s_logit_bias_size};
-    for (int k = 0; k < 3; k++) {
-        PyObject *v = get_slot(p, names[k], ps->tp, ps->off[k]);
-        if (!v) return -1;
-        int t = PyObject_IsTrue(v);
-        Py_DECREF(v);
-        if (t) return t;
-    }
-    PyObject *v = get_slot(p, s_n, ps->tp, ps->off[P_N]);
-    if (!v) return -1;
-    int t = PyObject_IsTrue(v);
-    if (t > 0) t = PyObject_RichCompareBool(v, py_one, Py_GT);
-    Py_DECREF(v);
-    if (t) return t;
-    v = get_slot(p, s_temperature, ps->tp, ps->off[P_TEMPERATURE]);
-    if (!v) return -1;
-    t = PyObject_RichCompareBool(v, py_zero, Py_EQ);
-    Py_DECREF(v);
-    return t;
 }
 
 static int list_extend_at(PyObject *dst, PyObject *src, PyObject *idx, Py_ssize_t a,
@@ -1776,8 +1902,11 @@ static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
                 break;
             }
             PyObject *p = PyList_GET_ITEM(x->params, i);
-            if (!x->ps.tp) find_params_slots(p, &x->ps);
-            int t = extraction_screen(p, &x->ps);
+            int t = x->screens ? x->screens[i] : 2;
+            if (t == 2) {  /* not read with the columns */
+                if (!x->ps.tp) find_params_slots(p, &x->ps);
+                t = extraction_screen(p, &x->ps);
+            }
             if (t > 0) {
                 PyObject *r = PyObject_CallMethodOneArg(x->det, s_extraction_like, p);
                 t = r ? PyObject_IsTrue(r) : -1;
@@ -2002,23 +2131,32 @@ static int probe_columns(PyObject *ts, const probe_ctx *x, PyObject *events) {
     return 0;
 }
 
-/* probe_batch(det, pairs, packed_ts, ts, params, messages, events, busy_type, window,
- *             alpha, min_requests, cap, out) -> rest
+/* probe_batch(det, pairs, packed_ts, screens, ts, params, messages, events, busy_type,
+ *             window, alpha, min_requests, cap, out) -> rest
+ * (``screens``: the extraction screen of each event as ``columns`` read it, or None)
  *
  * probe_core for each (state, positions) of ``pairs`` in turn (one call for a batch's
  * keys: the arguments are parsed once); ``rest``: the numbers of the pairs it left
  * to Python (their states unchanged). */
 static PyObject *probe_batch(PyObject *mod, PyObject *args) {
     probe_ctx x;
-    PyObject *pairs, *packed, *ts, *events, *out;
+    PyObject *pairs, *packed, *screens, *ts, *events, *out;
     double window, alpha;
     long long mr;
     Py_ssize_t cap;
-    if (!PyArg_ParseTuple(args, "OO!O" PROBE_ARGS_FORMAT, &x.det, &PyList_Type, &pairs,
-                          &packed, &PyList_Type, &ts, &PyList_Type, &x.params, &PyList_Type,
-                          &x.messages, &events, &x.busy_type, &window, &alpha, &mr, &cap,
-                          &PyList_Type, &out))
+    if (!PyArg_ParseTuple(args, "OO!OO" PROBE_ARGS_FORMAT, &x.det, &PyList_Type, &pairs,
+                          &packed, &screens, &PyList_Type, &ts, &PyList_Type, &x.params,
+                          &PyList_Type, &x.messages, &events, &x.busy_type, &window, &alpha,
+                          &mr, &cap, &PyList_Type, &out))
         return NULL;
+    x.screens = NULL;
+    if (screens != Py_None) {
+        if (!PyBytes_CheckExact(screens) || PyBytes_GET_SIZE(screens) != PyList_GET_SIZE(ts)) {
+            PyErr_SetString(PyExc_ValueError, "screens do not fit the batch");
+            return NULL;
+        }
+        x.screens = (const unsigned char *)PyBytes_AS_STRING(screens);
+    }
     x.cap = cap;
     x.half = (Py_ssize_t)(mr / 2);
     if (probe_columns(ts, &x, events) < 0) return NULL;

@@ -111,13 +111,15 @@ class Columns:
     prompts (``protected``), each with the index of its event, the grouping by actor
     (``groups``) and by team (``team_groups``, None unless every event has a team),
     and whether the times ascend. With the C accelerator they are read in one pass
-    over the events, each event's objects touched while they are in cache, and the
-    times are also packed as doubles for its window steps."""
+    over the events, each event's objects touched while they are in cache, and what
+    its window steps read is also packed there: the times as doubles (``ts_packed``),
+    each event's spend (``spend_packed``, see ``_fast.columns``) and the extraction
+    screen of its parameters (``screens``)."""
 
     __slots__ = ("actors", "ascending", "completion_tokens", "costs", "events", "groups",
                  "messages", "params", "prompt_tokens", "protected", "protected_owners",
-                 "responses", "team_groups", "teams", "ts", "ts_packed", "turn_owners",
-                 "turn_texts")
+                 "responses", "screens", "spend_packed", "team_groups", "teams", "ts",
+                 "ts_packed", "turn_owners", "turn_texts")
 
     def __init__(self, events: Sequence[TelemetryEvent]) -> None:
         self.events = tuple(events)
@@ -139,12 +141,16 @@ class Columns:
         # the times as C doubles, for the accelerator's window steps (None without it,
         # or when a time is not a float)
         self.ts_packed: bytes | None = None
+        # (tokens as int64 then costs as doubles, positions of the events with spend or
+        # None for all), None when a value is one the C steps leave to Python
+        self.spend_packed: tuple[bytes, list[int] | None] | None = None
+        self.screens: bytes | None = None  # per event: 1 passes the screen, 0 not, 2 unknown
         if accel.fast is not None:
             (self.ts, self.actors, self.teams, self.params, self.messages, self.responses,
              self.prompt_tokens, self.completion_tokens, self.costs, self.turn_texts,
              self.turn_owners, self.protected, self.protected_owners, self.groups, asc,
-             self.team_groups, self.ts_packed) = accel.fast.columns(
-                events, APP_ROLES, APP_ROLES, current_turn)
+             self.team_groups, self.ts_packed, self.spend_packed,
+             self.screens) = accel.fast.columns(events, APP_ROLES, APP_ROLES, current_turn)
             # None: times other than floats, which Python compares
             self.ascending = ascending(self.ts) if asc is None else asc
         else:

@@ -461,9 +461,9 @@ class ProbingDetector:
         if accel.fast is not None:
             # the per-key steps below, in C, for every key at once; the numbers of
             # the keys it leaves to Python (a value C does not treat as Python does)
-            rest = accel.fast.probe_batch(self, pairs, cols.ts_packed, ts, params, messages,
-                                          events, _BusyState, window, _ALPHA, mr,
-                                          _PENDING_CAP, out)
+            rest = accel.fast.probe_batch(self, pairs, cols.ts_packed, cols.screens, ts,
+                                          params, messages, events, _BusyState, window,
+                                          _ALPHA, mr, _PENDING_CAP, out)
             pairs = [pairs[k] for k in rest]
         for st, idx in pairs:
             n = len(idx)

@@ -147,23 +147,29 @@ class WalletDetector:
         if self.rule is None or not events:
             return []
         cols = keyed_batch.columns(events)
-        totals = None if accel.fast is None else accel.fast.spend_totals(
-            cols.prompt_tokens, cols.completion_tokens, cols.costs)
-        if totals is not None:
-            # C sums and compares in order whatever the values: what the Python
-            # steps need to know about them is then never asked
-            tokens, costs, chosen = totals
-            facts: list[bool] = []  # filled in by a Python step, if one is needed
+        spend: _SpendColumns
+        if cols.spend_packed is not None:
+            # read with the columns, every value one the C steps take: the Python
+            # columns are made only if a key is left to Python after all
+            packed, chosen = cols.spend_packed
+            spend = _SpendColumns(cols, packed)
         else:
-            tokens, costs, plain, growing = _spend_columns(cols)
-            facts = [plain, growing]
-            chosen = ([i for i, (t, c) in enumerate(zip(tokens, costs, strict=True)) if t or c]
-                      if 0 in tokens else None)
+            totals = None if accel.fast is None else accel.fast.spend_totals(
+                cols.prompt_tokens, cols.completion_tokens, cols.costs)
+            if totals is not None:
+                # C sums and compares in order whatever the values: what the Python
+                # steps need to know about them is then never asked
+                tokens, costs, chosen = totals
+                spend = _SpendColumns(cols, None, tokens, costs)
+            else:
+                tokens, costs, plain, growing = _spend_columns(cols)
+                spend = _SpendColumns(cols, None, tokens, costs, [plain, growing])
+                chosen = ([i for i, (t, c) in enumerate(zip(tokens, costs, strict=True))
+                           if t or c] if 0 in tokens else None)
         ts = cols.ts
         out: list[tuple[int, Finding]] = []
-        run = partial(self._run_all, ts=ts, tokens=tokens, costs=costs, facts=facts,
-                      events=events, out=out, ascending=cols.ascending,
-                      packed_ts=cols.ts_packed)
+        run = partial(self._run_all, ts=ts, spend=spend, events=events, out=out,
+                      ascending=cols.ascending, packed_ts=cols.ts_packed)
         touch = keyed_batch.touch
         if chosen is not None:  # events without spend are not looked at
             sel = chosen
@@ -189,20 +195,24 @@ class WalletDetector:
         return out
 
     def _run_all(self, pairs: list[tuple[_Spend, list[int]]], scope: str, *, ts: list[float],
-                 tokens: list[int], costs: list[float], facts: list[bool],
-                 events: Sequence[TelemetryEvent], out: list[tuple[int, Finding]],
-                 ascending: bool, packed_ts: bytes | None) -> None:
+                 spend: _SpendColumns, events: Sequence[TelemetryEvent],
+                 out: list[tuple[int, Finding]], ascending: bool,
+                 packed_ts: bytes | None) -> None:
         """``_run`` of each (state, positions) in turn; with the accelerator, one C call
         for all of them, and ``_run`` only for those it leaves to Python."""
         if accel.fast is not None:
             crossings, rest = accel.fast.spend_batch(
-                pairs, packed_ts, ts, tokens, costs, self.window, _ALPHA, _MIN_BASELINE_WINDOWS,
-                self.factor, self.min_tokens, self.new_tokens, self.min_cost, self.new_cost)
+                pairs, packed_ts, spend.packed, ts, spend.tokens, spend.costs, self.window,
+                _ALPHA, _MIN_BASELINE_WINDOWS, self.factor, self.min_tokens, self.new_tokens,
+                self.min_cost, self.new_cost)
             for i, *snapshot in crossings:
                 out.append((i, self._report(events[i], scope, *snapshot)))
             pairs = [pairs[k] for k in rest]
-        for st, idx in pairs:
-            self._run(st, idx, ts, tokens, costs, facts, events, scope, out, ascending)
+        if pairs:
+            tokens, costs = spend.lists()
+            for st, idx in pairs:
+                self._run(st, idx, ts, tokens, costs, spend.facts, events, scope, out,
+                          ascending)
 
     def _run(self, st: _Spend, idx: list[int], ts: list[float], tokens: list[int],
              costs: list[float], facts: list[bool], events: Sequence[TelemetryEvent],
@@ -244,6 +254,30 @@ class WalletDetector:
                 st.tokens = _add_all(map(tokens.__getitem__, rest), st.tokens, plain)
                 st.cost = _add_all(map(costs.__getitem__, rest), st.cost, False)
                 return
+
+
+class _SpendColumns:
+    """The spend of a batch's events, as the C steps read it (``packed``, from the
+    columns) and as the Python steps do (``tokens``, ``costs``: made on first need
+    when packed). ``facts``: ``plain`` and ``growing`` (see ``_spend_columns``), or
+    empty until a Python step needs them."""
+
+    __slots__ = ("cols", "costs", "facts", "packed", "tokens")
+
+    def __init__(self, cols: keyed_batch.Columns, packed: bytes | None,
+                 tokens: list[Any] | None = None, costs: list[float] | None = None,
+                 facts: list[bool] | None = None) -> None:
+        self.cols = cols
+        self.packed = packed
+        self.tokens = tokens
+        self.costs = costs
+        self.facts = [] if facts is None else facts
+
+    def lists(self) -> tuple[list[Any], list[float]]:
+        if self.tokens is None or self.costs is None:
+            tokens, costs, plain, growing = _spend_columns(self.cols)
+            self.tokens, self.costs, self.facts[:] = tokens, costs, [plain, growing]
+        return self.tokens, self.costs
 
 
 def _growing(tokens: list[Any], costs: list[Any]) -> bool:
