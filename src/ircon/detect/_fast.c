@@ -12,15 +12,15 @@
  *   Gate(vocab, long_word, max_chars, literals, bare, checks, suspect, leads)
  *       .opened(texts) -> list[bool]     the merged text gate of gate.py, per text
  *   columns(events, app_roles, protected_roles, current_turn)
- *       -> columns, groups by actor, ascending, groups by team, packed times
- *                                                                     (keyed_batch.py)
+ *       -> columns, groups by actor, ascending, groups by team, packed times,
+ *          packed spend, extraction screens                          (keyed_batch.py)
  *   SuffixGate(tail_chars, min_chars, symbols)(text) -> bool
  *   Trigrams(alphabet, scores).mean(text) -> float | None            (suffix.py)
  *   group(keys) -> {key: [positions]}                               (keyed_batch.py)
  *   move_touched(d, groups, ts, factory) -> [(state, positions)]    (keyed_batch.py)
- *   spend_batch(pairs, packed_ts, ts, tokens, costs, ...) -> (crossings, rest)
- *                                                                     (wallet.py)
- *   probe_batch(det, pairs, packed_ts, ts, params, messages, ...) -> rest
+ *   spend_batch(pairs, packed_ts, packed_spend, ts, tokens, costs, ...)
+ *       -> (crossings, rest)                                          (wallet.py)
+ *   probe_batch(det, pairs, packed_ts, screens, ts, params, messages, ...) -> rest
  *                                                                     (probing.py)
  */
 #define PY_SSIZE_T_CLEAN
@@ -972,7 +972,10 @@ static int add_position(PyObject *groups, PyObject *key, PyObject *pos) {
  *   costs, turn texts, turn owners, protected contents, their owners (lists); the
  *   grouping by actor (group(actors)); whether the times ascend (None: not all floats);
  *   the grouping by team (None when an event has none); the times packed as doubles
- *   in bytes (None: not all floats)
+ *   in bytes (None: not all floats); the spend, (tokens as int64 then costs as doubles
+ *   in bytes, positions of the events with spend or None for all) or None (see
+ *   plain_spend); the extraction screen of each event's parameters (bytes: 1, 0, or
+ *   2 when it raised)
  * What the batched detectors read of a batch (keyed_batch.Columns), in one pass
  * over the events: each event's objects are visited once. */
 /* The times of a batch as doubles (the bytes ``columns`` packs them into), or NULL:
