@@ -169,6 +169,24 @@ static inline PyObject *peek_slot(PyObject *o, PyTypeObject *tp, Py_ssize_t off)
 
 static PyObject *py_zero, *py_one;  /* the ints 0 and 1 */
 
+/* The positions of a batch's events as ints, made once and shared by every batch:
+ * the groupings and owner lists of a batch hold thousands of them, and a new int per
+ * event costs an allocation now and a free, of a line no longer in cache, later. */
+#define POSITIONS 16384
+static PyObject *positions[POSITIONS];
+
+/* A new reference to the int ``i`` (>= 0). */
+static PyObject *position(Py_ssize_t i) {
+    if (i < 0 || i >= POSITIONS) return PyLong_FromSsize_t(i);
+    PyObject *v = positions[i];
+    if (!v) {
+        v = positions[i] = PyLong_FromSsize_t(i);
+        if (!v) return NULL;
+    }
+    Py_INCREF(v);
+    return v;
+}
+
 /* ------------------------------------------------------------------- Gate */
 
 typedef struct {
@@ -856,7 +874,7 @@ static int turn_of(PyObject *ev, PyObject *ms, Py_ssize_t owner, PyObject *app_r
     PyObject *tf = PySequence_Fast(turn, "current_turn must give a sequence");
     Py_DECREF(turn);
     if (!tf) return -1;
-    PyObject *pos = PyLong_FromSsize_t(owner);
+    PyObject *pos = position(owner);
     int rc = pos ? 0 : -1;
     for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(tf); k++) {
         PyObject *item = PySequence_Fast_GET_ITEM(tf, k);
@@ -883,7 +901,7 @@ static PyObject *turn_result(PyObject *texts, PyObject *more_t, PyObject *more_o
     PyObject *owners = PyList_New(nt + nmore);
     if (!owners) return NULL;
     for (Py_ssize_t i = 0; i < nt; i++) {
-        PyObject *v = PyLong_FromSsize_t(i);
+        PyObject *v = position(i);
         if (!v) { Py_DECREF(owners); return NULL; }
         PyList_SET_ITEM(owners, i, v);
     }
@@ -952,6 +970,13 @@ static PyObject *s_ts, *s_key, *s_user_attr, *s_ip, *s_team, *s_params, *s_respo
 
 enum { COL_TS, COL_ACTORS, COL_TEAMS, COL_PARAMS, COL_MESSAGES, COL_RESPONSES, COL_PTOK,
        COL_CTOK, COL_COSTS, COL_TEXTS, COL_PROT, COL_PROT_OWNERS, NCOLS };
+/* Columns that only the packed forms (spend, screens) are made of: ``columns`` reads
+ * them while the event is in cache and keeps no list (None in its place); the Python
+ * steps that need one make it from the events (keyed_batch.Columns). A list would
+ * take a reference to each event's cost and parameters, to be dropped when the batch
+ * is done, by then out of cache. */
+#define IS_READ_ONLY(c) ((c) == COL_PARAMS || (c) == COL_PTOK || (c) == COL_CTOK || \
+                         (c) == COL_COSTS)
 
 /* groups[key].append(pos), a new list for a new key (see group). */
 static int add_position(PyObject *groups, PyObject *key, PyObject *pos) {
@@ -1031,6 +1056,7 @@ static int plain_spend(PyObject *p, PyObject *c, PyObject *k, long long *tokens,
 static PyObject *columns(PyObject *mod, PyObject *args) {
     PyObject *events, *app_roles, *prot_roles, *current_turn, *groups = NULL, *tgroups = NULL;
     PyObject *packed = NULL, *spend = NULL, *spent = NULL, *screens = NULL;
+    PyObject *read[NCOLS] = {NULL};
     if (!PyArg_ParseTuple(args, "OOOO", &events, &app_roles, &prot_roles, &current_turn))
         return NULL;
     PyObject *fast = PySequence_Fast(events, "events must be a sequence");
@@ -1040,6 +1066,11 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
     PyObject *more_t = PyList_New(0), *more_o = PyList_New(0), *result = NULL;
     int ok = more_t && more_o;
     for (int c = 0; ok && c < NCOLS; c++) {
+        if (IS_READ_ONLY(c)) {  /* read here, packed; the list is made on demand */
+            cols[c] = Py_None;
+            Py_INCREF(Py_None);
+            continue;
+        }
         cols[c] = (c == COL_TEXTS || c == COL_PROT || c == COL_PROT_OWNERS) ? PyList_New(0)
                                                                              : PyList_New(n);
         ok = cols[c] != NULL;
@@ -1079,6 +1110,8 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
     Py_INCREF(spent);
     if (!groups || !tgroups || !packed || !spend || !screens) goto done;
     double *times = (double *)PyBytes_AS_STRING(packed);
+    /* the current event's values of the read-only columns (new references) */
+    for (int c = 0; c < NCOLS; c++) read[c] = NULL;
     long long *spend_tokens = (long long *)PyBytes_AS_STRING(spend);
     double *spend_costs = (double *)(spend_tokens + n);
     unsigned char *screen = (unsigned char *)PyBytes_AS_STRING(screens);
@@ -1111,7 +1144,8 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
         for (int k = 0; k < NDIRECT; k++) {
             PyObject *v = get_slot(ev, direct[k], etp, off[k]);
             if (!v) goto done;
-            PyList_SET_ITEM(cols[where[k]], i, v);
+            if (IS_READ_ONLY(where[k])) read[where[k]] = v;  /* dropped below */
+            else PyList_SET_ITEM(cols[where[k]], i, v);
         }
         /* event.actor(): key or user or ip or "unknown" */
         PyObject *names[] = {s_key, s_user_attr, s_ip};
@@ -1130,7 +1164,7 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
             Py_INCREF(actor);
         }
         PyList_SET_ITEM(cols[COL_ACTORS], i, actor);
-        PyObject *pos = PyLong_FromSsize_t(i);
+        PyObject *pos = position(i);
         if (!pos || add_position(groups, actor, pos) < 0) {
             Py_XDECREF(pos);
             goto done;
@@ -1169,8 +1203,7 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
         if (spend != Py_None) {
             long long tk;
             double co;
-            if (plain_spend(PyList_GET_ITEM(cols[COL_PTOK], i), PyList_GET_ITEM(cols[COL_CTOK], i),
-                            PyList_GET_ITEM(cols[COL_COSTS], i), &tk, &co)) {
+            if (plain_spend(read[COL_PTOK], read[COL_CTOK], read[COL_COSTS], &tk, &co)) {
                 spend_tokens[i] = tk;
                 spend_costs[i] = co;
                 if (!(tk != 0 || co != 0.0) && spent == Py_None) {
@@ -1178,7 +1211,7 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
                     Py_DECREF(spent);
                     spent = PyList_New(0);
                     for (Py_ssize_t j = 0; spent && j < i; j++) {
-                        PyObject *q = PyLong_FromSsize_t(j);
+                        PyObject *q = position(j);
                         if (!q || PyList_Append(spent, q) < 0) Py_CLEAR(spent);
                         Py_XDECREF(q);
                     }
@@ -1195,7 +1228,7 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
             }
         }
         {
-            PyObject *pr = PyList_GET_ITEM(cols[COL_PARAMS], i);
+            PyObject *pr = read[COL_PARAMS];
             if (!pslots.tp) find_params_slots(pr, &pslots);
             int t = extraction_screen(pr, &pslots);
             if (t < 0) {  /* asked again by the probing steps, which then raise */
@@ -1204,6 +1237,7 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
             }
             screen[i] = (unsigned char)t;
         }
+        for (int c = 0; c < NCOLS; c++) Py_CLEAR(read[c]);
         PyObject *ms = PySequence_Fast(PyList_GET_ITEM(cols[COL_MESSAGES], i),
                                        "messages must be a sequence");
         if (!ms) {
@@ -1272,6 +1306,7 @@ done:
     Py_XDECREF(spend);
     Py_XDECREF(spent);
     Py_XDECREF(screens);
+    for (int c = 0; c < NCOLS; c++) Py_XDECREF(read[c]);
     Py_DECREF(fast);
     Py_XDECREF(more_t);
     Py_XDECREF(more_o);
@@ -1573,7 +1608,7 @@ static PyObject *spend_totals(PyObject *mod, PyObject *args) {
         if (spent == 0) spent = PyObject_IsTrue(kk);
         if (spent < 0) goto done;
         if (spent) {
-            PyObject *pos = PyLong_FromSsize_t(i);
+            PyObject *pos = position(i);
             int rc = pos ? PyList_Append(sel, pos) : -1;
             Py_XDECREF(pos);
             if (rc < 0) goto done;
@@ -1829,7 +1864,7 @@ static PyObject *group(PyObject *mod, PyObject *keys) {
             Py_DECREF(lst);  /* the dict holds it */
             if (r < 0) goto fail;
         }
-        PyObject *pos = PyLong_FromSsize_t(i);
+        PyObject *pos = position(i);
         if (!pos) goto fail;
         int r = PyList_Append(lst, pos);
         Py_DECREF(pos);
@@ -1846,11 +1881,25 @@ fail:
 /* ------------------------------------------------------------ probing windows */
 
 typedef struct {
-    PyObject *det, *st, *idx, *params, *messages, *busy_type;
+    PyObject *det, *st, *idx, *messages, *busy_type;
+    PyObject *params;  /* the parameters column, or NULL: read from the events */
+    PyObject *events;  /* the batch (a list or a tuple) */
     Py_ssize_t cap, half;
     params_slots ps;
     const unsigned char *screens;  /* per event: the screen as ``columns`` read it, or NULL */
 } probe_ctx;
+
+/* The parameters of event ``i`` of the batch (a new reference), from the column when
+ * there is one, else from the event. */
+static PyObject *params_at(const probe_ctx *x, Py_ssize_t i) {
+    if (x->params) {
+        PyObject *p = PyList_GET_ITEM(x->params, i);
+        Py_INCREF(p);
+        return p;
+    }
+    PyObject *ev = PySequence_Fast_GET_ITEM(x->events, i);
+    return get_slot(ev, s_params, NULL, -1);
+}
 
 static int set_long(PyObject *o, PyObject *name, long long v) {
     return set_attr(o, name, PyLong_FromLongLong(v));
@@ -1867,6 +1916,24 @@ static int list_extend_at(PyObject *dst, PyObject *src, PyObject *idx, Py_ssize_
             return -1;
         }
         if (PyList_Append(dst, PyList_GET_ITEM(src, i)) < 0) return -1;
+    }
+    return 0;
+}
+
+/* pend.extend(the parameters of events idx[a:b]), read from the events. */
+static int params_extend_at(const probe_ctx *x, PyObject *pend, Py_ssize_t a, Py_ssize_t b) {
+    Py_ssize_t np = PySequence_Fast_GET_SIZE(x->events);
+    for (Py_ssize_t j = a; j < b; j++) {
+        Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(x->idx, j));
+        if (i == -1 && PyErr_Occurred()) return -1;
+        if (i < 0 || i >= np) {
+            PyErr_SetString(PyExc_IndexError, "event index out of range");
+            return -1;
+        }
+        PyObject *p = params_at(x, i);
+        int r = p ? PyList_Append(pend, p) : -1;
+        Py_XDECREF(p);
+        if (r < 0) return -1;
     }
     return 0;
 }
@@ -1895,7 +1962,7 @@ static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
          * them here costs less than keeping a reference to each (and dropping it
          * when the window closes unjudged). What passes the screen is rare. */
         long long found = 0;
-        Py_ssize_t np = PyList_GET_SIZE(x->params);
+        Py_ssize_t np = PySequence_Fast_GET_SIZE(x->events);
         for (Py_ssize_t j = a; j < b && rc == 0; j++) {
             Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(x->idx, j));
             if (i == -1 && PyErr_Occurred()) { rc = -1; break; }
@@ -1904,8 +1971,10 @@ static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
                 rc = -1;
                 break;
             }
-            PyObject *p = PyList_GET_ITEM(x->params, i);
             int t = x->screens ? x->screens[i] : 2;
+            if (t == 0) continue;  /* the usual case: the parameters are not read again */
+            PyObject *p = params_at(x, i);
+            if (!p) { rc = -1; break; }
             if (t == 2) {  /* not read with the columns */
                 if (!x->ps.tp) find_params_slots(p, &x->ps);
                 t = extraction_screen(p, &x->ps);
@@ -1916,6 +1985,7 @@ static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
                 Py_XDECREF(r);
                 if (t > 0) found++;
             }
+            Py_DECREF(p);
             if (t < 0) rc = -1;
         }
         if (rc == 0 && found) {
@@ -1928,7 +1998,8 @@ static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
         if (!PyList_Check(pend)) {
             PyErr_SetString(PyExc_TypeError, "unjudged must be a list");
             rc = -1;
-        } else if (list_extend_at(pend, x->params, x->idx, a, b) < 0) {
+        } else if (x->params ? list_extend_at(pend, x->params, x->idx, a, b) < 0
+                             : params_extend_at(x, pend, a, b) < 0) {
             rc = -1;
         } else if (PyList_GET_SIZE(pend) > x->cap) {
             PyObject *n = PyObject_CallMethodOneArg(x->det, s_count_extraction, pend);
@@ -2121,12 +2192,12 @@ fail:
     return -1;
 }
 
-#define PROBE_ARGS_FORMAT "O!O!O!OOddLnO!"
+#define PROBE_ARGS_FORMAT "O!OO!OOddLnO!"
 
 static int probe_columns(PyObject *ts, const probe_ctx *x, PyObject *events) {
     Py_ssize_t nts = PyList_GET_SIZE(ts);
-    if (PyList_GET_SIZE(x->params) != nts || PyList_GET_SIZE(x->messages) != nts ||
-        PySequence_Length(events) != nts) {
+    if ((x->params && PyList_GET_SIZE(x->params) != nts) ||
+        PyList_GET_SIZE(x->messages) != nts || PySequence_Fast_GET_SIZE(events) != nts) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_ValueError, "columns differ in length");
         return -1;
@@ -2136,6 +2207,7 @@ static int probe_columns(PyObject *ts, const probe_ctx *x, PyObject *events) {
 
 /* probe_batch(det, pairs, packed_ts, screens, ts, params, messages, events, busy_type,
  *             window, alpha, min_requests, cap, out) -> rest
+ * (``params``: the parameters column, or None to read them from the events)
  * (``screens``: the extraction screen of each event as ``columns`` read it, or None)
  *
  * probe_core for each (state, positions) of ``pairs`` in turn (one call for a batch's
@@ -2148,10 +2220,16 @@ static PyObject *probe_batch(PyObject *mod, PyObject *args) {
     long long mr;
     Py_ssize_t cap;
     if (!PyArg_ParseTuple(args, "OO!OO" PROBE_ARGS_FORMAT, &x.det, &PyList_Type, &pairs,
-                          &packed, &screens, &PyList_Type, &ts, &PyList_Type, &x.params,
+                          &packed, &screens, &PyList_Type, &ts, &x.params,
                           &PyList_Type, &x.messages, &events, &x.busy_type, &window, &alpha,
                           &mr, &cap, &PyList_Type, &out))
         return NULL;
+    if (x.params == Py_None) {
+        x.params = NULL;
+    } else if (!PyList_Check(x.params)) {
+        PyErr_SetString(PyExc_TypeError, "params must be a list or None");
+        return NULL;
+    }
     x.screens = NULL;
     if (screens != Py_None) {
         if (!PyBytes_CheckExact(screens) || PyBytes_GET_SIZE(screens) != PyList_GET_SIZE(ts)) {
@@ -2162,12 +2240,19 @@ static PyObject *probe_batch(PyObject *mod, PyObject *args) {
     }
     x.cap = cap;
     x.half = (Py_ssize_t)(mr / 2);
-    if (probe_columns(ts, &x, events) < 0) return NULL;
-    x.ps.tp = NULL;
-    if (PyList_GET_SIZE(x.params)) find_params_slots(PyList_GET_ITEM(x.params, 0), &x.ps);
+    x.events = PySequence_Fast(events, "events must be a sequence");
+    if (!x.events) return NULL;
+    if (probe_columns(ts, &x, x.events) < 0) {
+        Py_DECREF(x.events);
+        return NULL;
+    }
+    x.ps.tp = NULL;  /* found from the first parameters screened here */
     const double *times = packed_times(packed, PyList_GET_SIZE(ts));
     PyObject *rest = PyList_New(0);
-    if (!rest) return NULL;
+    if (!rest) {
+        Py_DECREF(x.events);
+        return NULL;
+    }
     for (Py_ssize_t k = 0; k < PyList_GET_SIZE(pairs); k++) {
         PyObject *pair = PyList_GET_ITEM(pairs, k);
         if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
@@ -2177,7 +2262,7 @@ static PyObject *probe_batch(PyObject *mod, PyObject *args) {
         Py_INCREF(pair);  /* the callbacks could drop the list's reference */
         x.st = PyTuple_GET_ITEM(pair, 0);
         x.idx = PyTuple_GET_ITEM(pair, 1);
-        int r = probe_core(&x, ts, times, events, window, alpha, mr, out);
+        int r = probe_core(&x, ts, times, x.events, window, alpha, mr, out);
         Py_DECREF(pair);
         if (r < 0) goto fail;
         if (r == 0) {
@@ -2189,8 +2274,10 @@ static PyObject *probe_batch(PyObject *mod, PyObject *args) {
             Py_DECREF(num);
         }
     }
+    Py_DECREF(x.events);
     return rest;
 fail:
+    Py_DECREF(x.events);
     Py_DECREF(rest);
     return NULL;
 }
@@ -2320,10 +2407,11 @@ static PyMethodDef module_methods[] = {
     {"columns", (PyCFunction)columns, METH_VARARGS,
      "columns(events, app_roles, protected_roles, current_turn) -> columns, groupings"},
     {"probe_batch", (PyCFunction)probe_batch, METH_VARARGS,
-     "probe_batch(det, pairs, packed_ts, ts, params, messages, events, busy_type, window, "
-     "alpha, min_requests, cap, out) -> numbers of the pairs left to Python"},
+     "probe_batch(det, pairs, packed_ts, screens, ts, params, messages, events, busy_type, "
+     "window, alpha, min_requests, cap, out) -> numbers of the pairs left to Python"},
     {"spend_batch", (PyCFunction)spend_batch, METH_VARARGS,
-     "spend_batch(pairs, packed_ts, ts, tokens, costs, window, alpha, base_windows, "
+     "spend_batch(pairs, packed_ts, packed_spend, ts, tokens, costs, window, alpha, "
+     "base_windows, "
      "factor, min_tokens, new_tokens, min_cost, new_cost) -> (crossings, numbers left to "
      "Python)"},
     {"group", (PyCFunction)group, METH_O,

@@ -100,9 +100,9 @@ def protected(events: Sequence[TelemetryEvent]) -> tuple[list[str], list[int]]:
     return [c for c, _i in pairs], [i for _c, i in pairs]
 
 
-_COLUMN_LISTS = ("ts", "actors", "teams", "params", "messages", "responses", "prompt_tokens",
-                 "completion_tokens", "costs", "turn_texts", "turn_owners", "protected",
-                 "protected_owners")
+_COLUMN_LISTS = ("ts", "actors", "teams", "_params", "messages", "responses",
+                 "_prompt_tokens", "_completion_tokens", "_costs", "turn_texts", "turn_owners",
+                 "protected", "protected_owners")
 
 
 class Columns:
@@ -114,10 +114,12 @@ class Columns:
     over the events, each event's objects touched while they are in cache, and what
     its window steps read is also packed there: the times as doubles (``ts_packed``),
     each event's spend (``spend_packed``, see ``_fast.columns``) and the extraction
-    screen of its parameters (``screens``)."""
+    screen of its parameters (``screens``). The columns only those are made of
+    (``params``, ``prompt_tokens``, ``completion_tokens``, ``costs``) are then listed
+    only when a Python step asks for them."""
 
-    __slots__ = ("actors", "ascending", "completion_tokens", "costs", "events", "groups",
-                 "messages", "params", "prompt_tokens", "protected", "protected_owners",
+    __slots__ = ("_completion_tokens", "_costs", "_params", "_prompt_tokens", "actors",
+                 "ascending", "events", "groups", "messages", "protected", "protected_owners",
                  "responses", "screens", "spend_packed", "team_groups", "teams", "ts",
                  "ts_packed", "turn_owners", "turn_texts")
 
@@ -126,12 +128,13 @@ class Columns:
         self.ts: list[float]
         self.actors: list[str]
         self.teams: list[str | None]
-        self.params: list[RequestParams]
         self.messages: list[tuple[Message, ...]]
         self.responses: list[str]
-        self.prompt_tokens: list[int | None]
-        self.completion_tokens: list[int | None]
-        self.costs: list[float | None]
+        # listed on demand (see the properties below)
+        self._params: list[RequestParams] | None = None
+        self._prompt_tokens: list[int | None] | None = None
+        self._completion_tokens: list[int | None] | None = None
+        self._costs: list[float | None] | None = None
         self.turn_texts: list[str]
         self.turn_owners: list[int]
         self.protected: list[str]
@@ -146,8 +149,8 @@ class Columns:
         self.spend_packed: tuple[bytes, list[int] | None] | None = None
         self.screens: bytes | None = None  # per event: 1 passes the screen, 0 not, 2 unknown
         if accel.fast is not None:
-            (self.ts, self.actors, self.teams, self.params, self.messages, self.responses,
-             self.prompt_tokens, self.completion_tokens, self.costs, self.turn_texts,
+            (self.ts, self.actors, self.teams, self._params, self.messages, self.responses,
+             self._prompt_tokens, self._completion_tokens, self._costs, self.turn_texts,
              self.turn_owners, self.protected, self.protected_owners, self.groups, asc,
              self.team_groups, self.ts_packed, self.spend_packed,
              self.screens) = accel.fast.columns(events, APP_ROLES, APP_ROLES, current_turn)
@@ -157,12 +160,8 @@ class Columns:
             self.ts = list(map(_TS, events))
             self.actors = actors(events)
             self.teams = list(map(_TEAM, events))
-            self.params = list(map(_PARAMS, events))
             self.messages = list(map(_MESSAGES, events))
             self.responses = list(map(_RESPONSE, events))
-            self.prompt_tokens = list(map(_PROMPT_TOKENS, events))
-            self.completion_tokens = list(map(_COMPLETION_TOKENS, events))
-            self.costs = list(map(_COST, events))
             self.turn_texts, self.turn_owners = turn_texts(events)
             self.protected, self.protected_owners = protected(events)
             self.groups = group(self.actors)
@@ -171,6 +170,35 @@ class Columns:
             # the events with a team first)
             teams = self.teams
             self.team_groups = group(cast("list[str]", teams)) if all(teams) else None
+
+    @property
+    def params(self) -> list[RequestParams]:
+        if self._params is None:
+            self._params = list(map(_PARAMS, self.events))
+        return self._params
+
+    @property
+    def params_listed(self) -> list[RequestParams] | None:
+        """``params`` if listed already, else None (the C steps read the events)."""
+        return self._params
+
+    @property
+    def prompt_tokens(self) -> list[int | None]:
+        if self._prompt_tokens is None:
+            self._prompt_tokens = list(map(_PROMPT_TOKENS, self.events))
+        return self._prompt_tokens
+
+    @property
+    def completion_tokens(self) -> list[int | None]:
+        if self._completion_tokens is None:
+            self._completion_tokens = list(map(_COMPLETION_TOKENS, self.events))
+        return self._completion_tokens
+
+    @property
+    def costs(self) -> list[float | None]:
+        if self._costs is None:
+            self._costs = list(map(_COST, self.events))
+        return self._costs
 
 
 # The columns of the latest batch. The events themselves are kept and compared by
@@ -194,7 +222,8 @@ def forget() -> None:
     memo, _memo = _memo, None
     if memo is not None and accel.fast is not None and sys.getrefcount(memo) == 2:
         # nobody else holds the columns: empty them with their objects fetched ahead
-        accel.fast.release([getattr(memo, name) for name in _COLUMN_LISTS])
+        accel.fast.release([x for x in (getattr(memo, name) for name in _COLUMN_LISTS)
+                            if x is not None])
 
 
 def touch(state: KeyedState[S], groups: dict[str, list[int]], keys: list[str],

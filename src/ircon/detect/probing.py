@@ -450,7 +450,6 @@ class ProbingDetector:
             return []
         cols = keyed_batch.columns(events)
         ts = cols.ts
-        params = cols.params
         messages = cols.messages
         out: list[tuple[int, Finding]] = []
         in_order = cols.ascending
@@ -462,9 +461,10 @@ class ProbingDetector:
             # the per-key steps below, in C, for every key at once; the numbers of
             # the keys it leaves to Python (a value C does not treat as Python does)
             rest = accel.fast.probe_batch(self, pairs, cols.ts_packed, cols.screens, ts,
-                                          params, messages, events, _BusyState, window,
-                                          _ALPHA, mr, _PENDING_CAP, out)
+                                          cols.params_listed, messages, events, _BusyState,
+                                          window, _ALPHA, mr, _PENDING_CAP, out)
             pairs = [pairs[k] for k in rest]
+        params = cols.params if pairs else []  # listed only for the Python steps
         for st, idx in pairs:
             n = len(idx)
             # the time of the key's j-th event is times[at[j]]: in an ordered batch the
