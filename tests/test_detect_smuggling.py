@@ -270,3 +270,37 @@ def test_judging_counts_code_only_for_texts_that_can_reach_the_threshold() -> No
                 judged += 1
                 assert got == full, text
     assert judged >= 10
+
+
+_TAILS = [
+    "Sure](# Mason_{ wrapper ThenLIST manuscript}{ Ell", "describing.\\ + similarlyNow",
+    "plain words only here", "ab cd efg HIJ klMno pQR", "x=1; y = f(z) [ok] {no}",
+    "http://example.com/a_b www.x.org (see)", "\u212a\u212aK kelvin \u212aelvin",
+    "\u0130stanbul \u0130I\u0131i Stra\u00dfe MAS\u00dfE", "\ud800 lone surrogate a(b",
+    "\u00e9t\u00e9 caf\u00e9Bar na\u00efveX", "", "   ", "ALLCAPS lowerUPPER x1Y2z3",
+]
+
+
+@pytest.mark.parametrize("text", _TAILS)
+def test_the_suffix_statistics_match_their_definitions(text) -> None:
+    """The fragment, symbol and odd-token counts are computed with C-level shortcuts;
+    they give what their plain definitions give, for ASCII text and for text whose
+    lowercase holds new ASCII letters (the Kelvin sign, the dotted capital I)."""
+    import re
+
+    words = re.compile(r"[A-Za-z]+")
+    split = re.compile(r"(?<=[a-z])(?=[A-Z])")
+    plain = [w.lower() for w in words.findall(split.sub(" ", text)) if len(w) >= 3]
+    assert suffix._fragments(text) == plain
+    assert suffix._symbol_count(text) == sum(text.count(c) for c in suffix._SYMBOLS)
+
+    def weird(token: str) -> bool:
+        return bool(re.search("[a-z][A-Z]", token)) or (
+            any(c in suffix._SYMBOLS for c in token) and any(map(str.isalpha, token))
+            and not token.startswith(("http", "www")))
+
+    toks = text.split()
+    f = suffix.features(text + " tail")
+    tail_toks = suffix._BLOB.sub(" ", (text + " tail")[len(text + " tail") // 2:]).split()
+    assert f["weird"] == sum(map(weird, tail_toks)) / max(len(tail_toks), 1)
+    assert [suffix._weird(t) for t in toks] == [weird(t) for t in toks]

@@ -39,7 +39,6 @@ HEAD_CHARS = 400
 LONG_TAIL_CHARS = 600  # a suffix found where the request ends is judged up to this long
 _SYMBOLS = "[]{}()<>\\/|*_=+~^`@#$%&"
 _MIN_GATE_CHARS = 40  # shorter texts are never judged
-_STRIP_SYMBOLS = {ord(c): None for c in _SYMBOLS}
 _CASE_FLIP = re.compile(r"[a-z][A-Z]")
 # The same test as ``_CASE_FLIP.search``, started on the (rarer) capital letter so
 # the regex engine skips most positions in its C loop.
@@ -166,8 +165,17 @@ def _technical_words() -> frozenset[str]:
 _SPLIT_FLIPS = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
+_WORDS3 = re.compile(r"[a-z]{3,}")
+_HAS_SYMBOL = re.compile("[" + re.escape(_SYMBOLS) + "]")
+
+
 def _fragments(text: str) -> list[str]:
     """Word fragments of three or more letters, split at case flips, lowercase."""
+    if text.isascii():
+        # lowercased after the split, the same fragments found in one pass: ASCII
+        # lowercase keeps every letter where it was (elsewhere, a character can
+        # lowercase to an ASCII letter, as the Kelvin sign does)
+        return _WORDS3.findall(_SPLIT_FLIPS.sub(" ", text).lower())
     return [w.lower() for w in _WORDS.findall(_SPLIT_FLIPS.sub(" ", text)) if len(w) >= 3]
 
 
@@ -175,9 +183,19 @@ def _weird(token: str) -> bool:
     """A token that is neither a word, a number, nor ordinary punctuation around a word."""
     if _CASE_FLIP.search(token):
         return True
-    # a symbol and a letter in it (C-level tests; most tokens have no symbol)
-    return (len(token.translate(_STRIP_SYMBOLS)) != len(token)
-            and any(map(str.isalpha, token)) and not token.startswith(("http", "www")))
+    return _symbolic(token)
+
+
+def _symbolic(token: str) -> bool:
+    """A symbol and a letter in one token (not a link)."""
+    return (_HAS_SYMBOL.search(token) is not None and any(map(str.isalpha, token))
+            and not token.startswith(("http", "www")))
+
+
+def _symbol_count(text: str) -> int:
+    """How many of ``_SYMBOLS`` ``text`` holds (ASCII all: counted in its UTF-8)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    return len(raw) - len(raw.translate(None, _SYMBOL_BYTES))
 
 
 _SUFFIX_START = re.compile(r"[" + re.escape(_SYMBOLS) + r"]")
@@ -223,9 +241,14 @@ def features(text: str, at: int | None = None, context: str | None = None,
     tail = _BLOB.sub(" ", tail)  # encoded blobs are judged by the obfuscation detector
     toks = tail.split()
     n = max(len(toks), 1)
-    weird = sum(1 for t in toks if _weird(t)) / n
-    flips = len(_CASE_FLIP.findall(tail)) / n
-    syms = (len(tail) - len(tail.translate(_STRIP_SYMBOLS))) / max(len(tail), 1)
+    nflips = len(_CASE_FLIP.findall(tail))
+    nsyms = _symbol_count(tail)
+    # a token holds a case flip only if the tail does (no flip spans a space), and a
+    # symbol only if the tail does
+    weird = (sum(map(_weird, toks)) if nflips
+             else sum(map(_symbolic, toks)) if nsyms else 0) / n
+    flips = nflips / n
+    syms = nsyms / max(len(tail), 1)
     vocab = vocabulary()
     frags = _fragments(tail)
     oov = sum(1 for w in frags if w not in vocab) / max(len(frags), 1)
