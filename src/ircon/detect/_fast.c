@@ -1141,6 +1141,14 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
                 for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ms) && k < 4; k++)
                     PREFETCH(PyTuple_GET_ITEM(ms, k));
         }
+        if (i + 1 < n && mslots.tp) {  /* the next event's message texts (their headers) */
+            PyObject *ms = peek_slot(items[i + 1], etp, off_ms);
+            if (ms && PyTuple_CheckExact(ms))
+                for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ms) && k < 4; k++) {
+                    PyObject *c = peek_slot(PyTuple_GET_ITEM(ms, k), mslots.tp, mslots.content);
+                    if (c) PREFETCH(c);
+                }
+        }
         for (int k = 0; k < NDIRECT; k++) {
             PyObject *v = get_slot(ev, direct[k], etp, off[k]);
             if (!v) goto done;
