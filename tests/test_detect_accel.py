@@ -424,3 +424,20 @@ def test_forgetting_a_batch_leaves_lists_others_hold_alone() -> None:
     held = cols  # the whole columns held elsewhere: nothing is emptied
     keyed_batch.forget()
     assert held.ts == [e.ts for e in events]
+
+
+@needs_fast
+def test_equal_application_prompts_of_a_batch_are_listed_as_one_object() -> None:
+    """The C columns list one object per distinct application prompt of a batch (copies
+    are compared once, while in cache), and never merge prompts that differ, even of
+    the same length or in another string kind."""
+    prompts = ["You are a helpful assistant for ACME.", "You are a helpful assistant for ACNE.",
+               "Tu es l'assistant d'ACME, r\u00e9ponds bri\u00e8vement.", "\u4f60\u597d" * 9,
+               "x" * 10, "\u00e9" * 10, "\U0001d400" * 10]
+    events = [TelemetryEvent(request_id=f"r{i}", ts=float(i), format="t", key=f"k{i % 3}",
+                             messages=(Message("system", "".join(list(prompts[i % 7]))),
+                                       Message("user", "hi")))
+              for i in range(70)]
+    cols = Columns(events)
+    assert cols.protected == [e.messages[0].content for e in events]
+    assert len({id(p) for p in cols.protected}) == len(prompts)

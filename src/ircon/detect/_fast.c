@@ -1053,10 +1053,39 @@ static int plain_spend(PyObject *p, PyObject *c, PyObject *k, long long *tokens,
     return 1;
 }
 
+/* The application's prompts seen last in a batch, for ``same_prompt``. */
+#define RECENT_PROMPTS 8
+typedef struct {
+    PyObject *p[RECENT_PROMPTS];
+    int next;
+} recent_prompts;
+
+/* ``text``, or an equal str seen before in the batch (borrowed). A batch's requests
+ * carry a few system prompts many times over, each request its own copy: one object
+ * per distinct prompt lets the leakage gate compare them by identity later, when
+ * their texts are no longer in cache, where comparing copies would read each again. */
+static PyObject *same_prompt(recent_prompts *r, PyObject *text) {
+    if (!PyUnicode_CheckExact(text)) return text;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    for (int k = 0; k < RECENT_PROMPTS; k++) {
+        PyObject *o = r->p[k];
+        if (!o) break;
+        if (o == text) return o;
+        if (PyUnicode_GET_LENGTH(o) == n && PyUnicode_KIND(o) == kind &&
+            memcmp(PyUnicode_DATA(o), PyUnicode_DATA(text), (size_t)n * kind) == 0)
+            return o;
+    }
+    r->p[r->next] = text;
+    r->next = (r->next + 1) % RECENT_PROMPTS;
+    return text;
+}
+
 static PyObject *columns(PyObject *mod, PyObject *args) {
     PyObject *events, *app_roles, *prot_roles, *current_turn, *groups = NULL, *tgroups = NULL;
     PyObject *packed = NULL, *spend = NULL, *spent = NULL, *screens = NULL;
     PyObject *read[NCOLS] = {NULL};
+    recent_prompts recent = {{NULL}, 0};  /* borrowed: the protected list holds them */
     if (!PyArg_ParseTuple(args, "OOOO", &events, &app_roles, &prot_roles, &current_turn))
         return NULL;
     PyObject *fast = PySequence_Fast(events, "events must be a sequence");
@@ -1146,7 +1175,13 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
             if (ms && PyTuple_CheckExact(ms))
                 for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ms) && k < 4; k++) {
                     PyObject *c = peek_slot(PyTuple_GET_ITEM(ms, k), mslots.tp, mslots.content);
-                    if (c) PREFETCH(c);
+                    if (c) {  /* the header and the first characters */
+                        PREFETCH(c);
+                        PREFETCH((char *)c + 64);
+                        PREFETCH((char *)c + 128);
+                        PREFETCH((char *)c + 192);
+                        PREFETCH((char *)c + 256);
+                    }
                 }
         }
         for (int k = 0; k < NDIRECT; k++) {
@@ -1271,7 +1306,8 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
             if (!in) continue;
             PyObject *content = get_slot(m, s_content, mslots.tp, mslots.content);
             if (!content) { rc = -1; break; }
-            if (PyList_Append(cols[COL_PROT], content) < 0 ||
+            PyObject *same = same_prompt(&recent, content);
+            if (PyList_Append(cols[COL_PROT], same) < 0 ||
                 PyList_Append(cols[COL_PROT_OWNERS], pos) < 0)
                 rc = -1;
             Py_DECREF(content);
