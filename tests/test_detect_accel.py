@@ -441,3 +441,48 @@ def test_equal_application_prompts_of_a_batch_are_listed_as_one_object() -> None
     cols = Columns(events)
     assert cols.protected == [e.messages[0].content for e in events]
     assert len({id(p) for p in cols.protected}) == len(prompts)
+
+
+_SUFFIX_ASCII = ("aZ bY ()[]{}<>\\/|*_=+~^`@#$%&.,;:!?'\"-\n\t\x0b\x0c\r\x1c\x1f "
+                 "http www QWERTYqwerty0123456789+/=_- ")
+
+
+def _features_both(text: str, at: int | None = None) -> tuple[dict[str, float], ...]:
+    from ircon.detect import accel
+
+    with_c = suffix.features(text, at)
+    saved, accel.fast = accel.fast, None
+    try:
+        pure = suffix.features(text, at)
+    finally:
+        accel.fast = saved
+    return with_c, pure
+
+
+@needs_fast
+def test_the_c_suffix_statistics_are_the_python_ones() -> None:
+    """The counts ``_fast.suffix_tail`` and ``suffix_frags`` take in ASCII tails and
+    heads give features equal to the float to those of the Python steps: on the
+    labelled prompts, split in the middle and where the request ends, and on blobs
+    at the 20-character edge, links, glued brackets and every ASCII space."""
+    texts = _texts()
+    texts += ["A" * 19 + " x", "A" * 20 + " x", "abc " + "Zz0+/=_-" * 3 + "(" * 3,
+              "Sure](# Mason_{ wrapper ThenLIST http://x.y/a_(b) wwwX(", "a(B b[C c\\D ]E",
+              "One\x1ctwo\x1dthree\x1efour\x1ffive six\x0bseven\x0ceight\rnine\nten"]
+    seen = 0
+    for t in texts:
+        for at in (None, suffix._suffix_start(t)):
+            if not t.isascii():
+                continue
+            with_c, pure = _features_both(t, at)
+            assert with_c == pure, (t[:80], at)
+            seen += 1
+    assert seen > 300
+
+
+@needs_fast
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_SUFFIX_ASCII), min_size=1, max_size=300))
+def test_the_c_suffix_statistics_agree_on_generated_text(text: str) -> None:
+    with_c, pure = _features_both(text)
+    assert with_c == pure

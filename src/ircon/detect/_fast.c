@@ -16,6 +16,7 @@
  *          packed spend, extraction screens                          (keyed_batch.py)
  *   SuffixGate(tail_chars, min_chars, symbols)(text) -> bool
  *   Trigrams(alphabet, scores).mean(text) -> float | None            (suffix.py)
+ *   suffix_tail(tail, vocab), suffix_frags(text, vocab) -> counts    (suffix.py)
  *   group(keys) -> {key: [positions]}                               (keyed_batch.py)
  *   move_touched(d, groups, ts, factory) -> [(state, positions)]    (keyed_batch.py)
  *   spend_batch(pairs, packed_ts, packed_spend, ts, tokens, costs, ...)
@@ -1358,6 +1359,165 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------- suffix statistics */
+
+/* The statistics suffix.features counts in an ASCII tail and head, in C passes over
+ * their bytes (suffix.py holds the definitions; the tests compare the two). */
+
+static const char sfx_symbols[] = "[]{}()<>\\/|*_=+~^`@#$%&";
+
+static inline int is_lower_a(unsigned char c) { return c >= 'a' && c <= 'z'; }
+static inline int is_upper_a(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+static inline int is_letter_a(unsigned char c) { return is_lower_a(c) || is_upper_a(c); }
+/* _BLOB's characters: [A-Za-z0-9+/=_-] */
+static inline int is_blob(unsigned char c) {
+    return is_letter_a(c) || (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=' ||
+           c == '_' || c == '-';
+}
+/* what str.split() splits ASCII text at */
+static inline int is_space_a(unsigned char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+/* _GLUED's brackets: [\]\[(){}\\] */
+static inline int is_glue(unsigned char c) {
+    return c == '[' || c == ']' || c == '(' || c == ')' || c == '{' || c == '}' || c == '\\';
+}
+
+/* _fragments(text) of ASCII bytes (runs of letters split where a lowercase letter
+ * meets a capital, three letters or more, lowercased), counted, with how many are
+ * not in ``vocab``. Returns 0, -1 on error. */
+static int fragments_oov(const unsigned char *p, Py_ssize_t n, PyObject *vocab,
+                         long *nfrags, long *noov) {
+    char buf[256];
+    *nfrags = *noov = 0;
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (!is_letter_a(p[i])) { i++; continue; }
+        Py_ssize_t j = i + 1;
+        while (j < n && is_letter_a(p[j]) && !(is_lower_a(p[j - 1]) && is_upper_a(p[j]))) j++;
+        Py_ssize_t len = j - i;
+        if (len >= 3) {
+            (*nfrags)++;
+            PyObject *w;
+            if (len <= (Py_ssize_t)sizeof(buf)) {
+                for (Py_ssize_t k = 0; k < len; k++) buf[k] = (char)ascii_lower[p[i + k]];
+                w = PyUnicode_FromStringAndSize(buf, len);
+            } else {
+                w = PyUnicode_New(len, 127);
+                if (w) {
+                    Py_UCS1 *d = PyUnicode_1BYTE_DATA(w);
+                    for (Py_ssize_t k = 0; k < len; k++) d[k] = ascii_lower[p[i + k]];
+                }
+            }
+            if (!w) return -1;
+            int in = PySet_Contains(vocab, w);
+            Py_DECREF(w);
+            if (in < 0) return -1;
+            if (!in) (*noov)++;
+        }
+        i = j;
+    }
+    return 0;
+}
+
+/* suffix_frags(text, vocab) -> (fragments, not in vocab), for an ASCII str */
+static PyObject *suffix_frags(PyObject *mod, PyObject *args) {
+    PyObject *text, *vocab;
+    if (!PyArg_ParseTuple(args, "UO", &text, &vocab)) return NULL;
+    if (!PyUnicode_IS_ASCII(text) || !PyAnySet_Check(vocab)) {
+        PyErr_SetString(PyExc_ValueError, "an ASCII text and a set of words");
+        return NULL;
+    }
+    long nf, no;
+    if (fragments_oov(PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text), vocab, &nf,
+                      &no) < 0)
+        return NULL;
+    return Py_BuildValue("(ll)", nf, no);
+}
+
+/* suffix_tail(tail, vocab) -> (tail with blobs blanked, tokens, odd tokens, case flips,
+ *   symbols, newlines, counts of ( ) [ ] { } < >, glued, fragments, not in vocab)
+ * for an ASCII str (see suffix.features) */
+static PyObject *suffix_tail(PyObject *mod, PyObject *args) {
+    PyObject *text, *vocab;
+    if (!PyArg_ParseTuple(args, "UO", &text, &vocab)) return NULL;
+    if (!PyUnicode_IS_ASCII(text) || !PyAnySet_Check(vocab)) {
+        PyErr_SetString(PyExc_ValueError, "an ASCII text and a set of words");
+        return NULL;
+    }
+    const unsigned char *src = PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    /* _BLOB.sub(" ", tail): each maximal run of 20 or more blob characters -> " " */
+    unsigned char *t = PyMem_Malloc(n ? n : 1);
+    if (!t) return PyErr_NoMemory();
+    Py_ssize_t m = 0;
+    int blanked = 0;
+    for (Py_ssize_t i = 0; i < n;) {
+        if (!is_blob(src[i])) { t[m++] = src[i++]; continue; }
+        Py_ssize_t j = i;
+        while (j < n && is_blob(src[j])) j++;
+        if (j - i >= 20) {
+            t[m++] = ' ';
+            blanked = 1;
+        } else {
+            memcpy(t + m, src + i, (size_t)(j - i));
+            m += j - i;
+        }
+        i = j;
+    }
+    long ntoks = 0, nweird = 0, nflips = 0, nsyms = 0, nl = 0, glued = 0;
+    long br[8] = {0};  /* ( ) [ ] { } < > */
+    static const char brackets[] = "()[]{}<>";
+    /* tokens: runs of non-spaces; odd: a case flip, or a symbol and a letter (not a
+     * link) */
+    for (Py_ssize_t i = 0; i < m;) {
+        if (is_space_a(t[i])) { i++; continue; }
+        Py_ssize_t j = i;
+        int flip = 0, sym = 0, letter = 0;
+        for (; j < m && !is_space_a(t[j]); j++) {
+            unsigned char c = t[j];
+            if (j > i && is_lower_a(t[j - 1]) && is_upper_a(c)) flip = 1;
+            if (c && memchr(sfx_symbols, c, sizeof(sfx_symbols) - 1)) sym = 1;
+            if (is_letter_a(c)) letter = 1;
+        }
+        int link = (j - i >= 4 && memcmp(t + i, "http", 4) == 0) ||
+                   (j - i >= 3 && memcmp(t + i, "www", 3) == 0);
+        ntoks++;
+        if (flip || (sym && letter && !link)) nweird++;
+        i = j;
+    }
+    for (Py_ssize_t i = 0; i < m; i++) {
+        unsigned char c = t[i];
+        if (i + 1 < m && is_lower_a(c) && is_upper_a(t[i + 1])) nflips++;
+        if (c && memchr(sfx_symbols, c, sizeof(sfx_symbols) - 1)) nsyms++;
+        if (c == '\n') nl++;
+        const char *b = c ? memchr(brackets, c, 8) : NULL;
+        if (b) br[b - brackets]++;
+    }
+    /* _GLUED.findall: a letter then a bracket, or a bracket then a capital; each match
+     * takes two characters */
+    for (Py_ssize_t i = 0; i + 1 < m;) {
+        if ((is_letter_a(t[i]) && is_glue(t[i + 1])) || (is_glue(t[i]) && is_upper_a(t[i + 1]))) {
+            glued++;
+            i += 2;
+        } else {
+            i++;
+        }
+    }
+    long nf, no;
+    PyObject *out = NULL;
+    if (fragments_oov(t, m, vocab, &nf, &no) == 0) {
+        PyObject *tail = blanked ? PyUnicode_FromStringAndSize((const char *)t, m)
+                                 : (Py_INCREF(text), text);
+        if (tail)
+            out = Py_BuildValue("(Nllllllllllllllll)", tail, ntoks, nweird, nflips, nsyms, nl,
+                                br[0], br[1], br[2], br[3], br[4], br[5], br[6], br[7], glued,
+                                nf, no);
+    }
+    PyMem_Free(t);
+    return out;
+}
+
 /* ------------------------------------------------------------ suffix gate */
 
 /* SuffixGate(tail_chars, min_chars, symbols)(text) -> bool: SuffixDetector.gate.
@@ -2458,6 +2618,10 @@ static PyMethodDef module_methods[] = {
      "base_windows, "
      "factor, min_tokens, new_tokens, min_cost, new_cost) -> (crossings, numbers left to "
      "Python)"},
+    {"suffix_tail", (PyCFunction)suffix_tail, METH_VARARGS,
+     "suffix_tail(tail, vocab) -> the statistics suffix.features counts in an ASCII tail"},
+    {"suffix_frags", (PyCFunction)suffix_frags, METH_VARARGS,
+     "suffix_frags(text, vocab) -> (fragments, fragments not in vocab) of an ASCII text"},
     {"group", (PyCFunction)group, METH_O,
      "group(keys) -> dict: positions of each distinct key, in order of first occurrence"},
     {NULL, NULL, 0, NULL}};

@@ -22,6 +22,7 @@ import sys
 from functools import lru_cache
 from itertools import compress
 from pathlib import Path
+from typing import Any
 
 import hyperscan
 
@@ -238,28 +239,30 @@ def features(text: str, at: int | None = None, context: str | None = None,
     else:
         tail = text[-TAIL_CHARS:]
         head = text[: min(HEAD_CHARS, len(text) - TAIL_CHARS)]
-    tail = _BLOB.sub(" ", tail)  # encoded blobs are judged by the obfuscation detector
-    toks = tail.split()
-    n = max(len(toks), 1)
-    nflips = len(_CASE_FLIP.findall(tail))
-    nsyms = _symbol_count(tail)
-    # a token holds a case flip only if the tail does (no flip spans a space), and a
-    # symbol only if the tail does
-    weird = (sum(map(_weird, toks)) if nflips
-             else sum(map(_symbolic, toks)) if nsyms else 0) / n
+    vocab = vocabulary()
+    fast = accel.fast
+    if fast is not None and tail.isascii() and head.isascii():
+        (tail, ntoks, nweird, nflips, nsyms, newlines, *counts, nglued, nfrags,
+         noov) = fast.suffix_tail(tail, vocab)
+        head_nfrags, head_noov = fast.suffix_frags(head, vocab)
+    else:
+        (tail, ntoks, nweird, nflips, nsyms, newlines, counts, nglued, nfrags,
+         noov) = _tail_counts(tail, vocab)
+        head_frags = _fragments(head)
+        head_nfrags = len(head_frags)
+        head_noov = sum(1 for w in head_frags if w not in vocab)
+    n = max(ntoks, 1)
+    weird = nweird / n
     flips = nflips / n
     syms = nsyms / max(len(tail), 1)
-    vocab = vocabulary()
-    frags = _fragments(tail)
-    oov = sum(1 for w in frags if w not in vocab) / max(len(frags), 1)
-    head_frags = _fragments(head)
-    head_oov = sum(1 for w in head_frags if w not in vocab) / max(len(head_frags), 1)
+    oov = noov / max(nfrags, 1)
+    head_oov = head_noov / max(head_nfrags, 1)
     if hits is None:
         hits = code_hits(text if context is None else context)
-    code = min(1.0, hits / 3) + (0.5 if tail.count("\n") >= 2 else 0)
+    code = min(1.0, hits / 3) + (0.5 if newlines >= 2 else 0)
     unmatched = brackets = 0
-    for o, c in ("()", "[]", "{}", "<>"):
-        a, b = tail.count(o), tail.count(c)
+    for k in range(0, 8, 2):  # (), [], {}, <>
+        a, b = counts[k], counts[k + 1]
         brackets += a + b
         unmatched += abs(a - b)
     imbalance = unmatched / brackets if brackets else 0.0
@@ -267,12 +270,32 @@ def features(text: str, at: int | None = None, context: str | None = None,
         "lp_head": m.logprob(head), "lp_tail": m.logprob(tail), "weird": weird, "flips": flips,
         "symbols": syms, "oov": oov, "head_oov": head_oov,
         # more rare fragments in the tail than in the request (a few fragments say little)
-        "oov_gain": max(0.0, oov - head_oov) if len(frags) >= 3 else 0.0,
+        "oov_gain": max(0.0, oov - head_oov) if nfrags >= 3 else 0.0,
         "code": code,
         "imbalance": imbalance,
         "unmatched": float(min(unmatched, 4)), "balanced": float(brackets >= 2 and unmatched == 0),
-        "glued": len(_GLUED.findall(tail)) / n,
+        "glued": nglued / n,
     }
+
+
+def _tail_counts(tail: str, vocab: frozenset[str]) -> tuple[Any, ...]:
+    """What ``features`` counts in a tail: the tail with its encoded blobs blanked
+    (those are judged by the obfuscation detector), its tokens, odd tokens, case flips,
+    symbols, newlines, the counts of ( ) [ ] { } < >, letters glued to brackets, word
+    fragments and those not in ``vocab``. (``_fast.suffix_tail`` counts the same in
+    an ASCII tail.)"""
+    tail = _BLOB.sub(" ", tail)
+    toks = tail.split()
+    nflips = len(_CASE_FLIP.findall(tail))
+    nsyms = _symbol_count(tail)
+    # a token holds a case flip only if the tail does (no flip spans a space), and a
+    # symbol only if the tail does
+    nweird = (sum(map(_weird, toks)) if nflips
+              else sum(map(_symbolic, toks)) if nsyms else 0)
+    frags = _fragments(tail)
+    counts = [tail.count(c) for c in "()[]{}<>"]
+    return (tail, len(toks), nweird, nflips, nsyms, tail.count("\n"), counts,
+            len(_GLUED.findall(tail)), len(frags), sum(1 for w in frags if w not in vocab))
 
 
 def score(f: dict[str, float]) -> float:
