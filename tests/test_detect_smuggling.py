@@ -304,3 +304,31 @@ def test_the_suffix_statistics_match_their_definitions(text) -> None:
     tail_toks = suffix._BLOB.sub(" ", (text + " tail")[len(text + " tail") // 2:]).split()
     assert f["weird"] == sum(map(weird, tail_toks)) / max(len(tail_toks), 1)
     assert [suffix._weird(t) for t in toks] == [weird(t) for t in toks]
+
+
+def test_decoded_text_is_judged_readable_as_counted_character_by_character() -> None:
+    """``_printable_text`` takes whole-string shortcuts; it answers as counting each
+    character would, on ASCII, control characters, other scripts and invalid UTF-8."""
+    import random
+
+    from ircon.detect import obfuscation
+
+    def plain(raw: bytes) -> str | None:
+        try:
+            s = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        good = sum(1 for c in s if c.isprintable() or c in "\n\t\r")
+        letters = sum(1 for c in s if c.isalpha() or c == " ")
+        if not s or good < 0.95 * len(s) or letters < 0.6 * len(s) or " " not in s:
+            return None
+        return s
+
+    rng = random.Random(5)
+    alphabet = "abc XYZ 123 \n\t\r\x00\x07\u00e9\u20ac \u200b!?.,\u0416\U0001f600"
+    for _ in range(5000):
+        if rng.random() < 0.9:
+            raw = "".join(rng.choice(alphabet) for _ in range(rng.randrange(40))).encode()
+        else:
+            raw = bytes(rng.randrange(256) for _ in range(rng.randrange(30)))
+        assert obfuscation._printable_text(raw) == plain(raw), raw

@@ -126,6 +126,9 @@ def _decode(blob: str, kind: str, min_b64: int, min_hex: int) -> bytes | None:
         return None
 
 
+_ASCII_LETTERS_SPACE = bytes(range(65, 91)) + bytes(range(97, 123)) + b" "
+
+
 def _printable_text(raw: bytes) -> str | None:
     """``raw`` as text when it reads like text (not an image, not key material)."""
     try:
@@ -134,8 +137,10 @@ def _printable_text(raw: bytes) -> str | None:
         return None
     if not s:
         return None
-    good = sum(1 for c in s if c.isprintable() or c in "\n\t\r")
-    letters = sum(1 for c in s if c.isalpha() or c == " ")
+    # whole-string tests first (C loops); the counts character by character otherwise
+    good = len(s) if s.isprintable() else sum(1 for c in s if c.isprintable() or c in "\n\t\r")
+    letters = (len(raw) - len(raw.translate(None, _ASCII_LETTERS_SPACE)) if s.isascii()
+               else sum(1 for c in s if c.isalpha() or c == " "))
     if good < 0.95 * len(s) or letters < 0.6 * len(s) or " " not in s:
         return None
     return s
