@@ -196,7 +196,7 @@ def _settled_probing(d: probing.ProbingDetector) -> list[tuple[object, ...]]:
             b = (list(busy.recent), list(busy.prefixes.items()), list(busy.suffixes.items()),
                  sorted(busy.distinct), busy.total, busy.busy_windows)
         rows.append((key, seen, st.start, st.count, st.extraction, st.baseline, st.windows,
-                     st.reported, b))
+                     st.reported, b, list(st.early or ())))
     return rows
 
 
@@ -522,3 +522,43 @@ def test_keys_left_to_python_mix_with_keys_handled_in_c(name: str) -> None:
     want = per_event(ref, events)
     assert batched(fast, events, rng, sizes=(500, 1000, 4096)) == want
     assert _state(fast) == _state(ref)
+
+
+@pytest.mark.parametrize("accelerated", [True, False])
+def test_keys_long_below_min_requests_equal_one_event_at_a_time(accelerated: bool) -> None:
+    """Until a key is judged its prompt statistics are not made: the messages from the
+    ``min_requests // 2``-th request on are kept, and the statistics are made from them
+    early once they outgrow the pending cap. With a large ``min_requests`` a few fast
+    keys go through all of that, in windows that close below it and windows that
+    reach it; the findings and the state are those of one event at a time, at the end
+    and at the points where each case shows."""
+    from ircon.detect import accel
+
+    cfg = DetectConfig(window_seconds=60, min_requests=700, max_keys=1000)
+    rng = random.Random(21)
+    keys = ["fast-a", "fast-b", "fast-c"]
+    events, t = [], 1000.0
+    for i in range(9000):
+        # ~650 requests per key and window (made early, then dropped), then ~1,000
+        # (judged), then ~400 (kept, then dropped)
+        t += 0.0308 if i < 3000 else 0.012 if i < 6000 else 0.05
+        prompt = (TEMPLATES[0].format(w=rng.choice(WORDS), n=rng.randrange(10**6))
+                  if i % 2 else _prompt(rng, "k"))
+        events.append(TelemetryEvent(
+            request_id=f"r{i}", ts=t, format="test", model="m", key=rng.choice(keys),
+            messages=_messages(rng, prompt), params=_params(rng, i % 5 == 0)))
+    saved = accel.fast
+    if not accelerated:
+        accel.fast = None
+    try:
+        for upto, shows in ((1900, lambda st: st.busy is not None and st.count < 700),
+                            (5000, lambda st: st.busy is not None and st.count >= 700),
+                            (8150, lambda st: st.busy is None and st.early),
+                            (9000, None)):
+            ref, fast = make("probing", cfg), make("probing", cfg)
+            want = per_event(ref, events[:upto])
+            assert batched(fast, events[:upto], random.Random(upto)) == want
+            assert _state(fast) == _state(ref)
+            assert shows is None or any(shows(st) for _k, st in ref.state.items()), upto
+    finally:
+        accel.fast = saved

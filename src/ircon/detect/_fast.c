@@ -920,7 +920,7 @@ static PyObject *turn_result(PyObject *texts, PyObject *more_t, PyObject *more_o
 
 /* ----------------------------------------------------- request parameters */
 
-static PyObject *s_count, *s_extraction, *s_baseline, *s_busy, *s_unjudged, *s_pending,
+static PyObject *s_count, *s_extraction, *s_baseline, *s_busy, *s_early, *s_unjudged, *s_pending,
     *s_settle, *s_extraction_like, *s_count_extraction, *s_judge, *s_close_busy,
     *s_logprobs, *s_top_logprobs, *s_logit_bias_size, *s_n, *s_temperature;
 
@@ -2085,7 +2085,8 @@ fail:
 /* ------------------------------------------------------------ probing windows */
 
 typedef struct {
-    PyObject *det, *st, *idx, *messages, *busy_type;
+    PyObject *det, *st, *idx, *messages;
+    PyObject *make_busy;  /* probing._busy: the key's prompt statistics, made from early */
     PyObject *params;  /* the parameters column, or NULL: read from the events */
     PyObject *events;  /* the batch (a list or a tuple) */
     Py_ssize_t cap, half;
@@ -2218,17 +2219,40 @@ static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
     PyObject *busy = PyObject_GetAttr(st, s_busy);
     if (!busy) return -1;
     Py_ssize_t from = a;
-    if (busy == Py_None && c1 >= x->half) {
+    if (busy == Py_None) {
+        /* no prompt statistics yet: from the min_requests // 2-th request on, the
+         * messages are kept in st.early (the statistics are made when the key is
+         * judged, in _judge, or when early outgrows the cap) */
         Py_DECREF(busy);
-        busy = PyObject_CallNoArgs(x->busy_type);
-        if (!busy || PyObject_SetAttr(st, s_busy, busy) < 0) {
-            Py_XDECREF(busy);
-            return -1;
-        }
+        if (c1 < x->half) return 0;
         long long skip = x->half - c0 - 1;
         if (skip > 0) from = a + (Py_ssize_t)skip;
+        PyObject *early = PyObject_GetAttr(st, s_early);
+        if (!early) return -1;
+        if (early == Py_None) {
+            Py_DECREF(early);
+            early = PyList_New(0);
+            if (!early || PyObject_SetAttr(st, s_early, early) < 0) {
+                Py_XDECREF(early);
+                return -1;
+            }
+        }
+        if (!PyList_Check(early)) {
+            PyErr_SetString(PyExc_TypeError, "early must be a list");
+            rc = -1;
+        } else if (list_extend_at(early, x->messages, x->idx, from, b) < 0) {
+            rc = -1;
+        } else if (PyList_GET_SIZE(early) > x->cap) {
+            PyObject *made = PyObject_CallOneArg(x->make_busy, st);
+            PyObject *r = made ? PyObject_CallMethodNoArgs(made, s_settle) : NULL;
+            if (!r) rc = -1;
+            Py_XDECREF(r);
+            Py_XDECREF(made);
+        }
+        Py_DECREF(early);
+        return rc;
     }
-    if (busy != Py_None) {
+    {
         PyObject *pending = PyObject_GetAttr(busy, s_pending);
         if (!pending) rc = -1;
         else if (!PyList_Check(pending)) {
@@ -2325,6 +2349,12 @@ static int probe_core(probe_ctx *x_, PyObject *ts, const double *times, PyObject
             if (!busy) goto fail;
             int has_busy = busy != Py_None;
             Py_DECREF(busy);
+            /* what was kept for statistics never made goes with the window */
+            PyObject *early = PyObject_GetAttr(st, s_early);
+            if (!early) goto fail;
+            int had_early = early != Py_None;
+            Py_DECREF(early);
+            if (had_early && PyObject_SetAttr(st, s_early, Py_None) < 0) goto fail;
             if (has_busy && count < mr) {
                 /* ProbingDetector._close_busy of a key that went quiet: its prompt
                  * statistics are dropped (what it clears goes with them) */
@@ -2409,7 +2439,7 @@ static int probe_columns(PyObject *ts, const probe_ctx *x, PyObject *events) {
     return 0;
 }
 
-/* probe_batch(det, pairs, packed_ts, screens, ts, params, messages, events, busy_type,
+/* probe_batch(det, pairs, packed_ts, screens, ts, params, messages, events, make_busy,
  *             window, alpha, min_requests, cap, out) -> rest
  * (``params``: the parameters column, or None to read them from the events)
  * (``screens``: the extraction screen of each event as ``columns`` read it, or None)
@@ -2425,7 +2455,7 @@ static PyObject *probe_batch(PyObject *mod, PyObject *args) {
     Py_ssize_t cap;
     if (!PyArg_ParseTuple(args, "OO!OO" PROBE_ARGS_FORMAT, &x.det, &PyList_Type, &pairs,
                           &packed, &screens, &PyList_Type, &ts, &x.params,
-                          &PyList_Type, &x.messages, &events, &x.busy_type, &window, &alpha,
+                          &PyList_Type, &x.messages, &events, &x.make_busy, &window, &alpha,
                           &mr, &cap, &PyList_Type, &out))
         return NULL;
     if (x.params == Py_None) {
@@ -2611,7 +2641,7 @@ static PyMethodDef module_methods[] = {
     {"columns", (PyCFunction)columns, METH_VARARGS,
      "columns(events, app_roles, protected_roles, current_turn) -> columns, groupings"},
     {"probe_batch", (PyCFunction)probe_batch, METH_VARARGS,
-     "probe_batch(det, pairs, packed_ts, screens, ts, params, messages, events, busy_type, "
+     "probe_batch(det, pairs, packed_ts, screens, ts, params, messages, events, make_busy, "
      "window, alpha, min_requests, cap, out) -> numbers of the pairs left to Python"},
     {"spend_batch", (PyCFunction)spend_batch, METH_VARARGS,
      "spend_batch(pairs, packed_ts, packed_spend, ts, tokens, costs, window, alpha, "
@@ -2652,6 +2682,7 @@ PyMODINIT_FUNC PyInit__fast(void) {
     s_extraction = PyUnicode_InternFromString("extraction");
     s_baseline = PyUnicode_InternFromString("baseline");
     s_busy = PyUnicode_InternFromString("busy");
+    s_early = PyUnicode_InternFromString("early");
     s_unjudged = PyUnicode_InternFromString("unjudged");
     s_pending = PyUnicode_InternFromString("pending");
     s_settle = PyUnicode_InternFromString("settle");
@@ -2667,7 +2698,7 @@ PyMODINIT_FUNC PyInit__fast(void) {
     py_zero = PyLong_FromLong(0);
     py_one = PyLong_FromLong(1);
     if (!py_zero || !py_one) return NULL;
-    if (!s_count || !s_extraction || !s_baseline || !s_busy || !s_unjudged || !s_pending || !s_settle || !s_extraction_like || !s_count_extraction || !s_judge || !s_close_busy || !s_logprobs || !s_top_logprobs || !s_logit_bias_size || !s_n || !s_temperature)
+    if (!s_count || !s_extraction || !s_baseline || !s_busy || !s_early || !s_unjudged || !s_pending || !s_settle || !s_extraction_like || !s_count_extraction || !s_judge || !s_close_busy || !s_logprobs || !s_top_logprobs || !s_logit_bias_size || !s_n || !s_temperature)
         return NULL;
     s_ts = PyUnicode_InternFromString("ts");
     s_key = PyUnicode_InternFromString("key");

@@ -43,8 +43,8 @@ _PENDING_CAP = 256
 
 
 class _KeyState:
-    __slots__ = ("baseline", "busy", "count", "extraction", "reported", "start", "unjudged",
-                 "windows")
+    __slots__ = ("baseline", "busy", "count", "early", "extraction", "reported", "start",
+                 "unjudged", "windows")
 
     def __init__(self) -> None:
         self.start = -1.0
@@ -54,6 +54,11 @@ class _KeyState:
         self.windows = 0
         self.reported = 0  # bit set of what was already reported in this window
         self.busy: _BusyState | None = None
+        # The messages of this window's requests from the ``min_requests // 2``-th on,
+        # while the key has no prompt statistics: they are made from these when it is
+        # judged (most keys that get this far are not), or when this holds more than
+        # ``_PENDING_CAP``; dropped when the window closes.
+        self.early: list[tuple[Message, ...]] | None = None
         # parameters of this window's events not yet counted into ``extraction``
         # (batched path; counted when the key is judged)
         self.unjudged: list[RequestParams] | None = None
@@ -135,6 +140,18 @@ def _count_capped(counts: Counter[str], items: list[str]) -> None:
             counts.update(filter(counts.__contains__, items[n:]))
             return
         counts[x] = counts.get(x, 0) + 1
+
+
+def _busy(st: _KeyState) -> _BusyState:
+    """The key's prompt statistics, made when it has none from the messages kept in
+    ``early`` (folded in when read, in arrival order)."""
+    busy = st.busy
+    if busy is None:
+        busy = st.busy = _BusyState()
+        if st.early:
+            busy.pending = st.early
+        st.early = None
+    return busy
 
 
 _RATE, _EXTRACT, _TEMPLATE, _COVERAGE = 1, 2, 4, 8
@@ -297,7 +314,13 @@ class ProbingDetector:
             st.extraction += 1
         busy = st.busy
         if busy is None and c >= self.min_requests // 2:
-            busy = st.busy = _BusyState()
+            early = st.early
+            if early is None:
+                early = st.early = []
+            if c < self.min_requests and len(early) < _PENDING_CAP:
+                early.append(event.messages)
+            else:
+                busy = _busy(st)
         if busy is not None:
             if busy.pending or busy.unskeletoned:  # left by a batch: earlier prompts first
                 busy.settle()
@@ -331,6 +354,7 @@ class ProbingDetector:
         st.start += elapsed * self.window
         if st.busy is not None:
             self._close_busy(st)
+        st.early = None
         st.count = 0
         st.extraction = 0
         st.unjudged = None
@@ -370,7 +394,7 @@ class ProbingDetector:
             st.reported |= _EXTRACT
             out.append(self._make(event, rule, rule.score, {
                 "requests": c, "extraction_like": st.extraction, "window_s": self.window}))
-        busy = st.busy
+        busy = _busy(st) if st.busy is None and st.early else st.busy
         if busy is None or not (busy.recent or busy.pending):
             return out
         # Prompts a batch left pending are folded in only when a test needs them; each
@@ -461,7 +485,7 @@ class ProbingDetector:
             # the per-key steps below, in C, for every key at once; the numbers of
             # the keys it leaves to Python (a value C does not treat as Python does)
             rest = accel.fast.probe_batch(self, pairs, cols.ts_packed, cols.screens, ts,
-                                          cols.params_listed, messages, events, _BusyState,
+                                          cols.params_listed, messages, events, _busy,
                                           window, _ALPHA, mr, _PENDING_CAP, out)
             pairs = [pairs[k] for k in rest]
         params = cols.params if pairs else []  # listed only for the Python steps
@@ -498,9 +522,14 @@ class ProbingDetector:
                             st.unjudged = None
                     busy = st.busy
                     if busy is None and c1 >= half:
-                        busy = st.busy = _BusyState()
-                        sel = idx[a + max(0, half - c0 - 1):b]
-                    if busy is not None:
+                        early = st.early
+                        if early is None:
+                            early = st.early = []
+                        early.extend(map(messages.__getitem__,
+                                         idx[a + max(0, half - c0 - 1):b]))
+                        if len(early) > _PENDING_CAP:
+                            _busy(st).settle()
+                    elif busy is not None:
                         busy.pending.extend(map(messages.__getitem__, sel))
                         if len(busy.pending) > _PENDING_CAP:
                             busy.settle()
@@ -530,7 +559,7 @@ class ProbingDetector:
         busy = st.busy
         first_busy = a if busy is not None else a + max(0, mr // 2 - c0 - 1)
         if busy is None:
-            busy = st.busy = _BusyState()  # judged at mr or later: busy from mr // 2
+            busy = _busy(st)  # judged at mr or later: statistics from mr // 2
         pos = a
         for c in judged:
             k = a + c - c0 - 1
