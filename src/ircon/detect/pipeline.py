@@ -74,6 +74,9 @@ class DetectorSet:
                 ungated.append(d)
         self._gate = MergedGate(gates) if gates else None
         self._ungated = ungated
+        # isinstance with a runtime-checkable protocol inspects the class every time
+        self._batched: list[BatchDetector | None] = [
+            d if isinstance(d, BatchDetector) else None for d in detectors]
 
     @classmethod
     def from_config(cls, cfg: DetectConfig | None = None, *, rules_dir: Path | None = None,
@@ -136,9 +139,9 @@ class DetectorSet:
             if gate is not None and d not in ungated:
                 for i in opened:
                     pairs.extend((i, f) for f in self._guarded(d, events[i]))
-            elif isinstance(d, BatchDetector):
+            elif (bd := self._batched[pos]) is not None:
                 try:
-                    pairs = d.observe_batch(events)
+                    pairs = bd.observe_batch(events)
                 except Exception as exc:  # counted; the other detectors go on
                     self._failed(d, exc)
                     continue
