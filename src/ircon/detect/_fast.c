@@ -1528,21 +1528,29 @@ typedef struct {
     PyObject_HEAD
     Py_ssize_t tail;
     Py_ssize_t min_chars;
-    unsigned char cls[128];  /* SFX_* */
+    unsigned char cls[256];  /* SFX_* (0 from 128 on) */
 } SuffixGateObject;
 
-/* per ASCII character: 1 symbol, 2 lowercase letter, 4 uppercase letter */
+/* per ASCII character: 1 symbol, 2 lowercase letter, 4 uppercase letter; the bracket
+ * number (1-6 for ( ) [ ] { }) in the bits above */
 #define SFX_SYMBOL 1
 #define SFX_LOWER 2
 #define SFX_UPPER 4
+#define SFX_BRACKET_SHIFT 3
 
-#define SUFFIX_SCAN(T)                                                     \
+/* First the symbols and brackets of the tail (a table look-up per character; a
+ * bracket is rare), then, only when that does not settle it, the case flips. */
+#define SUFFIX_COUNT(T)                                                    \
     for (Py_ssize_t i = start; i < n; i++) {                               \
         Py_UCS4 c = ((const T *)data)[i];                                  \
         unsigned k = c < 128 ? sg->cls[c] : 0;                             \
-        if (k & SFX_SYMBOL) counts[c]++;                                   \
-        flip |= prev & k;                                                  \
-        prev = (k & SFX_LOWER) << 1;  /* a lowercase letter arms SFX_UPPER */ \
+        nsym += k & SFX_SYMBOL;                                            \
+        if (k >> SFX_BRACKET_SHIFT) br[k >> SFX_BRACKET_SHIFT]++;          \
+    }
+#define SUFFIX_FLIP(T)                                                     \
+    for (Py_ssize_t i = start + 1; i < n; i++) {                           \
+        Py_UCS4 a = ((const T *)data)[i - 1], b = ((const T *)data)[i];    \
+        if (a >= 'a' && a <= 'z' && b >= 'A' && b <= 'Z') return 1;        \
     }
 
 static int suffix_judge(const SuffixGateObject *sg, PyObject *text) {
@@ -1551,23 +1559,29 @@ static int suffix_judge(const SuffixGateObject *sg, PyObject *text) {
     Py_ssize_t start = sg->tail < n ? n - sg->tail : 0;
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    Py_ssize_t counts[128];
-    memset(counts, 0, sizeof(counts));
-    unsigned flip = 0, prev = 0;
+    Py_ssize_t nsym = 0, br[8] = {0};
     if (kind == PyUnicode_1BYTE_KIND) {
-        SUFFIX_SCAN(Py_UCS1)
+        const unsigned char *p = data, *cls = sg->cls;
+        for (Py_ssize_t i = start; i < n; i++) {  /* the usual text: no bounds test */
+            unsigned k = cls[p[i]];
+            nsym += k & SFX_SYMBOL;
+            if (k >> SFX_BRACKET_SHIFT) br[k >> SFX_BRACKET_SHIFT]++;
+        }
     } else if (kind == PyUnicode_2BYTE_KIND) {
-        SUFFIX_SCAN(Py_UCS2)
+        SUFFIX_COUNT(Py_UCS2)
     } else {
-        SUFFIX_SCAN(Py_UCS4)
+        SUFFIX_COUNT(Py_UCS4)
     }
-    Py_ssize_t nsym = 0;
-    for (int c = 0; c < 128; c++) nsym += counts[c];
     if (nsym == 0) return 0;
-    if (flip) return 1;
+    if (kind == PyUnicode_1BYTE_KIND) {  /* a case flip */
+        SUFFIX_FLIP(Py_UCS1)
+    } else if (kind == PyUnicode_2BYTE_KIND) {
+        SUFFIX_FLIP(Py_UCS2)
+    } else {
+        SUFFIX_FLIP(Py_UCS4)
+    }
     if (nsym < 3) return 0;
-    return counts['('] != counts[')'] || counts['['] != counts[']'] ||
-           counts['{'] != counts['}'];
+    return br[1] != br[2] || br[3] != br[4] || br[5] != br[6];
 }
 
 static int suffix_judge_any(PyObject *fn, PyObject *text) {
@@ -1579,10 +1593,15 @@ static int suffix_init(SuffixGateObject *self, PyObject *args, PyObject *kwds) {
     byteset sym;
     if (!PyArg_ParseTuple(args, "nnS", &self->tail, &self->min_chars, &symbols)) return -1;
     if (bs_from_bytes(symbols, &sym) < 0) return -1;
-    for (int c = 0; c < 128; c++)
+    static const char brackets[] = "()[]{}";
+    memset(self->cls, 0, sizeof(self->cls));
+    for (int c = 1; c < 128; c++) {
+        const char *b = strchr(brackets, c);
         self->cls[c] = (unsigned char)((bs_has(&sym, c) ? SFX_SYMBOL : 0) |
                                        (c >= 'a' && c <= 'z' ? SFX_LOWER : 0) |
-                                       (c >= 'A' && c <= 'Z' ? SFX_UPPER : 0));
+                                       (c >= 'A' && c <= 'Z' ? SFX_UPPER : 0) |
+                                       (b ? (b - brackets + 1) << SFX_BRACKET_SHIFT : 0));
+    }
     return 0;
 }
 
