@@ -270,6 +270,21 @@ class MergedGate:
         opened.update(compress(owners, settled))
         return sorted(opened)
 
+    def open_among(self, events: Sequence[TelemetryEvent], indices: Sequence[int]) -> list[int]:
+        """Those of ``indices`` (ascending) whose event some new-turn text opens: the
+        answer of ``open_indices`` for them, asked of their texts only."""
+        if self.c_gate is None:
+            return [i for i in indices if not self.quiet(events[i])]
+        cols = keyed_batch.columns(events)
+        texts, owners = cols.turn_texts, cols.turn_owners
+        # text i is event i's (or "" when its texts come after the batch's own)
+        pick = list(indices)
+        if len(texts) > len(events):
+            wanted = set(indices)
+            pick += [j for j in range(len(events), len(texts)) if owners[j] in wanted]
+        opened = self.c_gate.opened([texts[j] for j in pick])
+        return sorted({owners[j] for j in compress(pick, opened)})
+
     def _pair_open(self, words: list[bytes]) -> bool:
         """A word of both sets of some pair is among ``words``."""
         found = self.anchors.intersection(words)

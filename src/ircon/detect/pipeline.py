@@ -65,15 +65,22 @@ class DetectorSet:
         self._detectors = detectors
         gates: list[TextGate] = []
         ungated: list[Detector] = []
+        own: list[TextGate | None] = []
         for d in detectors:
             tg = getattr(d, "text_gate", None)
             g = tg() if callable(tg) else None
             if isinstance(g, TextGate):
                 gates.append(g)
+                own.append(g)
             else:
                 ungated.append(d)
+                own.append(None)
         self._gate = MergedGate(gates) if gates else None
         self._ungated = ungated
+        # Each gated detector's own gate, asked about the events the merged gate opens
+        # (a few): a detector whose gate stays shut for an event finds nothing in it.
+        self._own_gates: list[MergedGate | None] = [
+            MergedGate([g]) if g is not None and len(gates) > 1 else None for g in own]
         # isinstance with a runtime-checkable protocol inspects the class every time
         self._batched: list[BatchDetector | None] = [
             d if isinstance(d, BatchDetector) else None for d in detectors]
@@ -137,7 +144,9 @@ class DetectorSet:
         for pos, d in enumerate(self._detectors):
             pairs: list[tuple[int, Finding]] = []
             if gate is not None and d not in ungated:
-                for i in opened:
+                own = self._own_gates[pos]
+                for i in (opened if own is None or not opened
+                          else own.open_among(events, opened)):
                     pairs.extend((i, f) for f in self._guarded(d, events[i]))
             elif (bd := self._batched[pos]) is not None:
                 try:
