@@ -128,8 +128,8 @@ def make_line(i: int, rng: random.Random, *, key: str | None = None,
 def parts(events: list[TelemetryEvent], *, parse_us: float) -> list[dict[str, object]]:
     """Where the batched path spends its time, batch by batch as ``observe_batch``
     does: the columns the detectors share (read once per batch), the merged text
-    gate, the gated detectors on the events it opens, each batch detector on every
-    event."""
+    gate, each gated detector on the events it opens that its own gate opens too,
+    each batch detector on every event."""
     from ircon.detect import keyed_batch
 
     ds = DetectorSet.from_config(DetectConfig())
@@ -148,12 +148,14 @@ def parts(events: list[TelemetryEvent], *, parse_us: float) -> list[dict[str, ob
         opened = gate.open_indices(batch)
         cost["shared columns"] += t1 - t0
         cost["text gate"] += clock() - t1
-        for d in ds.detectors:
+        for pos, d in enumerate(ds.detectors):
             t0 = clock()
             if d in ds._ungated:
                 d.observe_batch(batch)  # type: ignore[attr-defined]
-            else:
-                for j in opened:
+            else:  # as observe_batch: the opened events this detector's own gate opens
+                own = ds._own_gates[pos]
+                for j in (opened if own is None or not opened
+                          else own.open_among(batch, opened)):
                     d.observe(batch[j])
             cost[names[d]] += clock() - t0
         keyed_batch.forget()
