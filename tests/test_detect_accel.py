@@ -486,3 +486,29 @@ def test_the_c_suffix_statistics_are_the_python_ones() -> None:
 def test_the_c_suffix_statistics_agree_on_generated_text(text: str) -> None:
     with_c, pure = _features_both(text)
     assert with_c == pure
+
+
+@needs_fast
+def test_same_items_compares_objects_by_identity() -> None:
+    from ircon.detect import keyed_batch
+
+    assert fast is not None
+    a, b = object(), object()
+    equal_not_same = [1000 + i for i in range(3)], [1000 + i for i in range(3)]
+    for x, y, want in (([a, b], (a, b), True), ([a, b], [b, a], False), ([a], [a, b], False),
+                       ([], (), True), (*equal_not_same, False)):
+        assert fast.same_items(x, y) is want
+    # the columns of a batch are the same object for the same events only
+    events = _events(_texts()[:50])
+    cols = keyed_batch.columns(events)
+    assert keyed_batch.columns(list(events)) is cols
+    other = list(events)
+    other[25] = replace_event(events[25])
+    assert keyed_batch.columns(other) is not cols
+    keyed_batch.forget()
+
+
+def replace_event(ev: TelemetryEvent) -> TelemetryEvent:
+    from dataclasses import replace
+
+    return replace(ev)

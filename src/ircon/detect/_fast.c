@@ -18,6 +18,7 @@
  *   Trigrams(alphabet, scores).mean(text) -> float | None            (suffix.py)
  *   suffix_tail(tail, vocab), suffix_frags(text, vocab) -> counts    (suffix.py)
  *   group(keys) -> {key: [positions]}                               (keyed_batch.py)
+ *   same_items(a, b) -> bool                                         (keyed_batch.py)
  *   move_touched(d, groups, ts, factory) -> [(state, positions)]    (keyed_batch.py)
  *   spend_batch(pairs, packed_ts, packed_spend, ts, tokens, costs, ...)
  *       -> (crossings, rest)                                          (wallet.py)
@@ -2624,6 +2625,29 @@ fail:
     return NULL;
 }
 
+/* --------------------------------------------------------------- same_items */
+
+/* same_items(a, b) -> bool: a and b (lists or tuples) hold the same objects, in the
+ * same order (compared by identity; keyed_batch.columns asks it of every consumer of
+ * a batch's columns, so it is a pointer comparison per event). */
+static PyObject *same_items(PyObject *mod, PyObject *args) {
+    PyObject *a, *b;
+    if (!PyArg_ParseTuple(args, "OO", &a, &b)) return NULL;
+    PyObject *fa = PySequence_Fast(a, "a sequence"), *fb = fa ? PySequence_Fast(b, "a sequence")
+                                                               : NULL;
+    if (!fb) {
+        Py_XDECREF(fa);
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fa);
+    int same = n == PySequence_Fast_GET_SIZE(fb) &&
+               (n == 0 || memcmp(PySequence_Fast_ITEMS(fa), PySequence_Fast_ITEMS(fb),
+                                 (size_t)n * sizeof(PyObject *)) == 0);
+    Py_DECREF(fa);
+    Py_DECREF(fb);
+    return PyBool_FromLong(same);
+}
+
 /* ---------------------------------------------------------------- release */
 
 /* release(lists): empty each list held only by its owner and by ``lists``, fetching
@@ -2671,6 +2695,8 @@ static PyMethodDef module_methods[] = {
      "suffix_tail(tail, vocab) -> the statistics suffix.features counts in an ASCII tail"},
     {"suffix_frags", (PyCFunction)suffix_frags, METH_VARARGS,
      "suffix_frags(text, vocab) -> (fragments, fragments not in vocab) of an ASCII text"},
+    {"same_items", (PyCFunction)same_items, METH_VARARGS,
+     "same_items(a, b) -> bool: the same objects in the same order"},
     {"group", (PyCFunction)group, METH_O,
      "group(keys) -> dict: positions of each distinct key, in order of first occurrence"},
     {NULL, NULL, 0, NULL}};

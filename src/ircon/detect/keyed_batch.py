@@ -210,7 +210,8 @@ def columns(events: Sequence[TelemetryEvent]) -> Columns:
     global _memo
     memo = _memo
     if (memo is not None and len(memo.events) == len(events)
-            and all(map(is_, memo.events, events))):
+            and (accel.fast.same_items(memo.events, events) if accel.fast is not None
+                 else all(map(is_, memo.events, events)))):
         return memo
     memo = _memo = Columns(events)
     return memo
