@@ -1159,7 +1159,10 @@ static PyObject *columns(PyObject *mod, PyObject *args) {
         if (i + 4 < n) {  /* what the event's slots point to: each gets a reference */
             PyObject *ahead = items[i + 4];
             PyObject *k = peek_slot(ahead, etp, off_key), *ms = peek_slot(ahead, etp, off_ms);
-            if (k) PREFETCH(k);
+            if (k) {  /* the key is hashed: its characters follow the header */
+                PREFETCH(k);
+                PREFETCH((char *)k + 64);
+            }
             if (ms) PREFETCH(ms);
             for (int q = 0; q < NDIRECT; q++) {
                 PyObject *v = peek_slot(ahead, etp, off[q]);
