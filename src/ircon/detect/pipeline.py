@@ -147,7 +147,9 @@ class DetectorSet:
                 own = self._own_gates[pos]
                 for i in (opened if own is None or not opened
                           else own.open_among(events, opened)):
-                    pairs.extend((i, f) for f in self._guarded(d, events[i]))
+                    got = self._guarded(d, events[i])
+                    if got:
+                        pairs.extend((i, f) for f in got)
             elif (bd := self._batched[pos]) is not None:
                 try:
                     pairs = bd.observe_batch(events)
