@@ -512,3 +512,27 @@ def replace_event(ev: TelemetryEvent) -> TelemetryEvent:
     from dataclasses import replace
 
     return replace(ev)
+
+
+@needs_fast
+def test_the_c_gate_settles_the_suffix_check_of_ascii_text_as_the_python_gate() -> None:
+    """For ASCII text the C scan counts the suffix check's symbols and brackets itself:
+    each way that check goes (no symbol in the tail, a case flip, few symbols, brackets
+    balanced or not, a text too short, symbols only before the tail, a flip across the
+    tail's first character) opens the gate exactly as the Python gate does."""
+    c, py = _GATES
+    tail = suffix.TAIL_CHARS
+    plain = "please describe the weather in spring for a school report "
+    texts = [
+        plain * 5, "(" + plain * 5, plain * 5 + "(", plain * 5 + "aB (", plain * 5 + "( )",
+        plain * 5 + "( ( (", plain * 5 + "[ ] { } ( )", plain * 5 + "{ { } [",
+        "short (x", "aB (", "(" * 3 + plain * 5, plain * 5 + "< > < >",
+        plain * 5 + "x" * (tail - 2) + "aB", plain * 5 + "a" + "B" + "x" * (tail - 1) + "(((",
+        plain * 5 + "a" + "B" + "x" * (tail - 2) + "(((",
+        "x" * 39 + "(", "x" * 40 + "((([", "aB" * 30 + "(", plain * 5 + "_=+ ~^`@#$%&|/\\*",
+    ]
+    events = [_ev(t, i) for i, t in enumerate(texts)]
+    assert c.open_indices(events) == py.open_indices(events)
+    for e in events:
+        assert c.quiet(e) == py.quiet(e), e.messages[0].content[-60:]
+    assert 0 < len(c.open_indices(events)) < len(texts)

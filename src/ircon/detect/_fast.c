@@ -207,6 +207,25 @@ typedef struct {
     Py_UCS4 *chars;
 } literal_entry;
 
+/* SuffixGate(tail_chars, min_chars, symbols)(text) -> bool: SuffixDetector.gate.
+ * Over the last tail_chars characters: no symbol -> False; a case flip ([a-z][A-Z])
+ * -> True; fewer than three symbols -> False; else: are ()/[]/{} unbalanced?
+ * The C gate calls it without going through Python. */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t tail;
+    Py_ssize_t min_chars;
+    unsigned char cls[256];  /* SFX_* (0 from 128 on) */
+} SuffixGateObject;
+
+/* per ASCII character: 1 symbol, 2 lowercase letter, 4 uppercase letter; the bracket
+ * number (1-6 for ( ) [ ] { }) in the bits above */
+#define SFX_SYMBOL 1
+#define SFX_LOWER 2
+#define SFX_UPPER 4
+#define SFX_BRACKET_SHIFT 3
+static PyTypeObject SuffixGateType;
+
 #define BLOOM_BITS 65536
 
 typedef struct {
@@ -236,6 +255,10 @@ typedef struct {
     PyObject *suspect;       /* tuple of compiled patterns */
     byteset leads;
     int leads_all;           /* no lead byte condition */
+    /* the check that is a SuffixGate, if one is (-1: none): for ASCII texts the scan
+     * counts its symbols and brackets itself (see suffix_from_scan) */
+    Py_ssize_t sfx_check;
+    const SuffixGateObject *sfx;
 } GateObject;
 
 static void gate_dealloc(GateObject *self) {
@@ -392,6 +415,14 @@ static int gate_init(GateObject *self, PyObject *args, PyObject *kwds) {
         PyTuple_SET_ITEM(self->checks, i, fn);
         self->check_any[i] = cb == Py_None;
         if (bs_from_bytes(cb, &self->check_bytes[i]) < 0) return -1;
+    }
+    self->sfx_check = -1;
+    for (Py_ssize_t i = 0; i < nchecks && self->sfx_check < 0; i++) {
+        PyObject *fn = PyTuple_GET_ITEM(self->checks, i);
+        if (Py_TYPE(fn) == &SuffixGateType) {  /* held by self->checks */
+            self->sfx_check = i;
+            self->sfx = (const SuffixGateObject *)fn;
+        }
     }
     for (int c = 0; c < 128; c++) {
         int asked = bs_has(&self->bare, c);
@@ -680,6 +711,20 @@ static int truthy_call(PyObject *fn, PyObject *arg) {
     return t;
 }
 
+/* SuffixGate's answer for an ASCII text whose tail's symbols and brackets the scan
+ * counted (see suffix_judge, which gives the same): the case flips are looked for
+ * only when the counts do not settle it. */
+static int suffix_from_scan(const SuffixGateObject *sg, PyObject *text, Py_ssize_t nsym,
+                            const Py_ssize_t *br) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (n < sg->min_chars || nsym == 0) return 0;
+    const unsigned char *p = PyUnicode_1BYTE_DATA(text);
+    for (Py_ssize_t i = (sg->tail < n ? n - sg->tail : 0) + 1; i < n; i++)
+        if (p[i - 1] >= 'a' && p[i - 1] <= 'z' && p[i] >= 'A' && p[i] <= 'Z') return 1;
+    if (nsym < 3) return 0;
+    return br[1] != br[2] || br[3] != br[4] || br[5] != br[6];
+}
+
 /* 1: the text opens the gate; 0: quiet; -1: error */
 static int gate_opens(const GateObject *g, PyObject *text, scan_state *s, uint64_t *pairbuf) {
     if (!PyUnicode_Check(text)) {
@@ -690,6 +735,8 @@ static int gate_opens(const GateObject *g, PyObject *text, scan_state *s, uint64
     if (n > g->max_chars) return 1;
     scan_start(s, g, pairbuf);
     int ascii = PyUnicode_IS_ASCII(text);
+    /* the SuffixGate check's symbols and brackets in its tail, counted by the scan */
+    Py_ssize_t sfx_nsym = 0, sfx_br[8] = {0};
     if (ascii) {
         /* one pass: words (looked up in place as they end), the bytes some check
          * asks about, literals. A letter or digit (class 0) costs one load and one
@@ -700,6 +747,8 @@ static int gate_opens(const GateObject *g, PyObject *text, scan_state *s, uint64
         uint64_t seen0 = 0, seen1 = 0;  /* the bytes asked about: 0-63, 64-127 */
         int words = g->nentries || g->long_word;
         Py_ssize_t start = -1;  /* where the current word began, -1: between words */
+        const SuffixGateObject *sfx = g->sfx;
+        Py_ssize_t sfx_start = !sfx ? n : sfx->tail < n ? n - sfx->tail : 0;
         for (Py_ssize_t i = 0; i < n; i++) {
             unsigned char c = p[i];
             unsigned char k = cls[c];
@@ -710,6 +759,11 @@ static int gate_opens(const GateObject *g, PyObject *text, scan_state *s, uint64
             if (k & C_SEEN) {
                 if (c < 64) seen0 |= (uint64_t)1 << c;
                 else seen1 |= (uint64_t)1 << (c - 64);
+            }
+            if (i >= sfx_start) {  /* symbols and brackets are never letters or digits */
+                unsigned sk = sfx->cls[c];
+                sfx_nsym += sk & SFX_SYMBOL;
+                if (sk >> SFX_BRACKET_SHIFT) sfx_br[sk >> SFX_BRACKET_SHIFT]++;
             }
             if ((k & C_LITERAL) && literal_at(g, PyUnicode_1BYTE_KIND, p, n, i, c)) return 1;
             if (k & C_BREAK) {
@@ -732,7 +786,9 @@ static int gate_opens(const GateObject *g, PyObject *text, scan_state *s, uint64
     Py_ssize_t nchecks = PyTuple_GET_SIZE(g->checks);
     for (Py_ssize_t i = 0; i < nchecks; i++) {
         if (!g->check_any[i] && !seen_any(s, &g->check_bytes[i])) continue;
-        int t = truthy_call(PyTuple_GET_ITEM(g->checks, i), text);
+        int t = ascii && i == g->sfx_check
+                    ? suffix_from_scan(g->sfx, text, sfx_nsym, sfx_br)
+                    : truthy_call(PyTuple_GET_ITEM(g->checks, i), text);
         if (t) return t;
     }
     Py_ssize_t nsus = PyTuple_GET_SIZE(g->suspect);
@@ -1524,23 +1580,7 @@ static PyObject *suffix_tail(PyObject *mod, PyObject *args) {
 
 /* ------------------------------------------------------------ suffix gate */
 
-/* SuffixGate(tail_chars, min_chars, symbols)(text) -> bool: SuffixDetector.gate.
- * Over the last tail_chars characters: no symbol -> False; a case flip ([a-z][A-Z])
- * -> True; fewer than three symbols -> False; else: are ()/[]/{} unbalanced?
- * The C gate calls it without going through Python. */
-typedef struct {
-    PyObject_HEAD
-    Py_ssize_t tail;
-    Py_ssize_t min_chars;
-    unsigned char cls[256];  /* SFX_* (0 from 128 on) */
-} SuffixGateObject;
-
-/* per ASCII character: 1 symbol, 2 lowercase letter, 4 uppercase letter; the bracket
- * number (1-6 for ( ) [ ] { }) in the bits above */
-#define SFX_SYMBOL 1
-#define SFX_LOWER 2
-#define SFX_UPPER 4
-#define SFX_BRACKET_SHIFT 3
+/* (SuffixGate: see "suffix gate" below) */
 
 /* First the symbols and brackets of the tail (a table look-up per character; a
  * bracket is rare), then, only when that does not settle it, the case flips. */
