@@ -536,3 +536,27 @@ def test_the_c_gate_settles_the_suffix_check_of_ascii_text_as_the_python_gate() 
     for e in events:
         assert c.quiet(e) == py.quiet(e), e.messages[0].content[-60:]
     assert 0 < len(c.open_indices(events)) < len(texts)
+
+
+@needs_fast
+def test_last_user_texts_in_c_are_the_python_ones() -> None:
+    """The content of each tuple's last user message, for every shape: the usual one,
+    a user message before the answer, none at all, an empty tuple, another role type."""
+    from ircon.detect import probing
+
+    class Odd(str):
+        def __eq__(self, other: object) -> bool:  # never equal, not even to "user"
+            return False
+
+        __hash__ = str.__hash__
+
+    shapes = [(Message("system", "s"), Message("user", "u1")),
+              (Message("user", "u1"), Message("assistant", "a")),
+              (Message("user", "u1"), Message("assistant", "a"), Message("user", "u2")),
+              (Message("system", "s"),), (),
+              (Message("user", "u0"), Message(Odd("user"), "odd")),  # type: ignore[arg-type]
+              (Message("tool", "t"), Message("developer", "d"))]
+    messages = [shapes[i % len(shapes)] for i in range(50)]
+    assert fast is not None
+    assert fast.last_user_texts(messages) == list(map(probing.last_user_text, messages))
+    assert fast.last_user_texts(messages)[5] == "u0"

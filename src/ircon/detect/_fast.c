@@ -19,6 +19,7 @@
  *   suffix_tail(tail, vocab), suffix_frags(text, vocab) -> counts    (suffix.py)
  *   group(keys) -> {key: [positions]}                               (keyed_batch.py)
  *   same_items(a, b) -> bool                                         (keyed_batch.py)
+ *   last_user_texts(messages) -> [str]                                 (probing.py)
  *   move_touched(d, groups, ts, factory) -> [(state, positions)]    (keyed_batch.py)
  *   spend_batch(pairs, packed_ts, packed_spend, ts, tokens, costs, ...)
  *       -> (crossings, rest)                                          (wallet.py)
@@ -2668,6 +2669,57 @@ fail:
     return NULL;
 }
 
+/* ------------------------------------------------------------ user texts */
+
+/* last_user_texts(messages) -> list[str]: for each tuple of messages, the content of
+ * its last message whose role is "user" ("" if none) - probing.last_user_texts. The
+ * tuples are a window's pending requests, long out of cache: the objects a few
+ * tuples ahead are fetched while the current one is read. */
+static PyObject *last_user_texts(PyObject *mod, PyObject *seq) {
+    PyObject *fast = PySequence_Fast(seq, "messages must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    PyObject *out = PyList_New(n);
+    if (!out) { Py_DECREF(fast); return NULL; }
+    msg_slots ms = {NULL, -1, -1};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i + 4 < n) PREFETCH(items[i + 4]);
+        if (i + 2 < n && PyTuple_CheckExact(items[i + 2]) && PyTuple_GET_SIZE(items[i + 2]))
+            PREFETCH(PyTuple_GET_ITEM(items[i + 2], PyTuple_GET_SIZE(items[i + 2]) - 1));
+        PyObject *m = items[i], *text = NULL;
+        PyObject *mf = PySequence_Fast(m, "messages must be sequences");
+        if (!mf) goto fail;
+        for (Py_ssize_t k = PySequence_Fast_GET_SIZE(mf) - 1; k >= 0 && !text; k--) {
+            PyObject *msg = PySequence_Fast_GET_ITEM(mf, k);
+            if (!ms.tp) find_msg_slots(msg, &ms);
+            PyObject *role = get_slot(msg, s_role, ms.tp, ms.role);
+            if (!role) { Py_DECREF(mf); goto fail; }
+            /* role == "user" as Python compares it (another type than str compares by
+             * its own __eq__) */
+            int is_user = PyUnicode_CheckExact(role)
+                              ? role == s_user || PyUnicode_Compare(role, s_user) == 0
+                              : PyObject_RichCompareBool(role, s_user, Py_EQ);
+            Py_DECREF(role);
+            if (is_user < 0) { Py_DECREF(mf); goto fail; }
+            if (is_user) {
+                text = get_slot(msg, s_content, ms.tp, ms.content);
+                if (!text) { Py_DECREF(mf); goto fail; }
+            }
+        }
+        Py_DECREF(mf);
+        if (!text) text = PyUnicode_New(0, 0);
+        if (!text) goto fail;
+        PyList_SET_ITEM(out, i, text);
+    }
+    Py_DECREF(fast);
+    return out;
+fail:
+    Py_DECREF(fast);
+    Py_DECREF(out);
+    return NULL;
+}
+
 /* --------------------------------------------------------------- same_items */
 
 /* same_items(a, b) -> bool: a and b (lists or tuples) hold the same objects, in the
@@ -2738,6 +2790,8 @@ static PyMethodDef module_methods[] = {
      "suffix_tail(tail, vocab) -> the statistics suffix.features counts in an ASCII tail"},
     {"suffix_frags", (PyCFunction)suffix_frags, METH_VARARGS,
      "suffix_frags(text, vocab) -> (fragments, fragments not in vocab) of an ASCII text"},
+    {"last_user_texts", (PyCFunction)last_user_texts, METH_O,
+     "last_user_texts(messages) -> the content of each one's last user message"},
     {"same_items", (PyCFunction)same_items, METH_VARARGS,
      "same_items(a, b) -> bool: the same objects in the same order"},
     {"group", (PyCFunction)group, METH_O,
