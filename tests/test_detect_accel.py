@@ -366,7 +366,11 @@ def test_packed_spend_and_screens_follow_the_values() -> None:
               (1, 1, math.nan), (1, 1, 10**400), (True, 1, 0.0), (1, 1, -0.0)]
     params = [RequestParams(), RequestParams(temperature=0.0), RequestParams(n=2),
               RequestParams(logprobs=True), RequestParams(top_logprobs=0),
-              RequestParams(logit_bias_size=3), RequestParams(temperature=0.7, n=1)]
+              RequestParams(logit_bias_size=3), RequestParams(temperature=0.7, n=1),
+              RequestParams(n=True), RequestParams(n=False), RequestParams(n=0),
+              RequestParams(temperature=-0.0), RequestParams(temperature=float("nan")),
+              RequestParams(temperature=0), RequestParams(temperature=False),
+              RequestParams(logprobs=False, top_logprobs=3)]
     for p, c, k in spends:
         evs = [replace(e, prompt_tokens=p if i % 3 == 0 else 10, completion_tokens=c,
                        cost=k, params=params[i % len(params)]) for i, e in enumerate(base)]

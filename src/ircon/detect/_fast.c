@@ -1000,24 +1000,41 @@ static void find_params_slots(PyObject *p, params_slots *out) {
 
 /* (p.logprobs or p.top_logprobs or p.logit_bias_size or (p.n or 1) > 1
  *  or p.temperature == 0): the screen before ProbingDetector._extraction_like */
+/* The truth of v when it is None, a bool or an exact int (no code of its own runs):
+ * 0 or 1; else -2 (ask Python). */
+static inline int plain_truth(PyObject *v) {
+    if (v == Py_None || v == Py_False) return 0;
+    if (v == Py_True) return 1;
+    if (PyLong_CheckExact(v)) return PyObject_IsTrue(v);  /* cannot fail for an int */
+    return -2;
+}
+
 static int extraction_screen(PyObject *p, const params_slots *ps) {
     PyObject *names[3] = {s_logprobs, s_top_logprobs, s_logit_bias_size};
     for (int k = 0; k < 3; k++) {
         PyObject *v = get_slot(p, names[k], ps->tp, ps->off[k]);
         if (!v) return -1;
-        int t = PyObject_IsTrue(v);
+        int t = plain_truth(v);
+        if (t == -2) t = PyObject_IsTrue(v);
         Py_DECREF(v);
         if (t) return t;
     }
     PyObject *v = get_slot(p, s_n, ps->tp, ps->off[P_N]);
     if (!v) return -1;
-    int t = PyObject_IsTrue(v);
-    if (t > 0) t = PyObject_RichCompareBool(v, py_one, Py_GT);
+    int t = plain_truth(v);
+    if (t == -2) {
+        t = PyObject_IsTrue(v);
+        if (t > 0) t = PyObject_RichCompareBool(v, py_one, Py_GT);
+    } else if (t > 0) {  /* n > 1 of a bool or an int */
+        t = v == Py_True ? 0 : PyObject_RichCompareBool(v, py_one, Py_GT);
+    }
     Py_DECREF(v);
     if (t) return t;
     v = get_slot(p, s_temperature, ps->tp, ps->off[P_TEMPERATURE]);
     if (!v) return -1;
-    t = PyObject_RichCompareBool(v, py_zero, Py_EQ);
+    if (v == Py_None) t = 0;
+    else if (PyFloat_CheckExact(v)) t = PyFloat_AS_DOUBLE(v) == 0.0;
+    else t = PyObject_RichCompareBool(v, py_zero, Py_EQ);
     Py_DECREF(v);
     return t;
 }
