@@ -56,11 +56,12 @@ class Joined:
     def __init__(self, texts: Sequence[str]) -> None:
         self.n = len(texts)
         odd: frozenset[int] = frozenset()
-        if SEP in "".join(texts):  # one memchr: rare, and then look text by text
+        joined = SEP.join(texts)
+        if joined.count(SEP) != max(len(texts) - 1, 0):  # a text holds NUL: rare
             odd = frozenset(i for i, t in enumerate(texts) if SEP in t)
-            texts = ["" if i in odd else t for i, t in enumerate(texts)]
+            joined = SEP.join(["" if i in odd else t for i, t in enumerate(texts)])
         self.odd = odd
-        self.buf = SEP.join(texts).encode("utf-8", "surrogatepass")
+        self.buf = joined.encode("utf-8", "surrogatepass")
 
 
 class MultiMatch:
