@@ -255,9 +255,9 @@ def last_user_text(messages: tuple[Message, ...]) -> str:
 
 
 def last_user_texts(messages: list[tuple[Message, ...]]) -> list[str]:
-    """``last_user_text`` of each; C-level when each ends with a user turn (with the
-    accelerator, always, the objects of the next few fetched ahead: these are a
-    window's pending requests, long out of cache)."""
+    """``last_user_text`` of each. With the accelerator in C, fetching the next few
+    tuples' objects ahead (a window's pending requests are long out of cache); else
+    C-level ``map`` work when each ends with a user turn."""
     if accel.fast is not None:
         return cast("list[str]", accel.fast.last_user_texts(messages))
     if len(messages) >= 8 and all(messages):
@@ -320,9 +320,9 @@ class ProbingDetector:
         busy = st.busy
         if busy is None and c >= self.min_requests // 2:
             early = st.early
-            if early is None:
-                early = st.early = []
-            if c < self.min_requests and len(early) < _PENDING_CAP:
+            if c < self.min_requests and (early is None or len(early) < _PENDING_CAP):
+                if early is None:
+                    early = st.early = []
                 early.append(event.messages)
             else:
                 busy = _busy(st)
