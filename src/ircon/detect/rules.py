@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from ircon.detect import wordfreq
+from ircon.detect.prefilter import requirements
 from ircon.model.severity import SEVERITIES
 
 BUNDLED = Path(__file__).resolve().parent / "rules"
@@ -215,6 +216,23 @@ def _fold(items: Any, loose: bool = False) -> bool:
     return True
 
 
+def folded_tree(rx: re.Pattern[str] | None, *, loose: bool = False) -> Any:
+    """The parsed form of ``ascii_folded(rx, loose=loose)`` (an ``re._parser``
+    SubPattern, flags in its ``state``), or None."""
+    from re import _parser  # type: ignore[attr-defined]
+
+    if rx is None or not rx.flags & re.IGNORECASE:
+        return None
+    try:
+        parsed = _parser.parse(rx.pattern, rx.flags)
+        if not _fold(parsed.data, loose):
+            return None
+    except (re.error, TypeError, ValueError, IndexError):
+        return None
+    parsed.state.flags = (parsed.state.flags & ~(re.IGNORECASE | re.UNICODE)) | re.ASCII
+    return parsed
+
+
 def ascii_folded(rx: re.Pattern[str] | None, *, loose: bool = False
                  ) -> re.Pattern[str] | None:
     """For a caseless regex: the same regex for lowercased ASCII text, without the
@@ -223,15 +241,12 @@ def ascii_folded(rx: re.Pattern[str] | None, *, loose: bool = False
     for every ASCII ``t`` (tested). None when there is nothing to gain or the regex
     holds a construct this does not rewrite. With ``loose`` (see ``_fold``) it may
     also match where ``rx`` does not: a test that rules ``rx`` out, not its answer."""
-    from re import _compiler, _parser  # type: ignore[attr-defined]
+    from re import _compiler  # type: ignore[attr-defined]
 
-    if rx is None or not rx.flags & re.IGNORECASE:
+    parsed = folded_tree(rx, loose=loose)
+    if parsed is None:
         return None
     try:
-        parsed = _parser.parse(rx.pattern, rx.flags)
-        if not _fold(parsed.data, loose):
-            return None
-        parsed.state.flags = (parsed.state.flags & ~(re.IGNORECASE | re.UNICODE)) | re.ASCII
         return _compiler.compile(parsed, parsed.state.flags)
     except (re.error, TypeError, ValueError, IndexError):
         return None
@@ -638,6 +653,7 @@ class PatternSet:
         "_lit_delete",
         "_lit_pivots",
         "_lit_rx",
+        "_needs",
         "_regex",
         "_requires",
         "_screens",
@@ -653,6 +669,9 @@ class PatternSet:
         # where a rule cannot be folded exactly: a looser fold that rules it out
         self._screens = [ascii_folded(rx, loose=True) if f is None else None
                          for rx, f in zip(self._regex, self._folded, strict=True)]
+        # the literals each fold needs: most candidates that cannot match are skipped
+        self._needs = requirements([folded_tree(rx, loose=f is None)
+                                    for rx, f in zip(self._regex, self._folded, strict=True)])
         self._gate: dict[bytes, list[int]] = {}
         self._requires = [frozenset(utf8(w) for w in r.requires) if r.requires else None
                           for r in self.rules]
@@ -750,6 +769,10 @@ class PatternSet:
             rx = self._regex[i]
             if rx is None:
                 continue
+            if low is not None:
+                need = self._needs[i]
+                if need is not None and not need.possible(low):
+                    continue  # a literal every match holds is missing
             folded = self._folded[i]
             if low is not None:
                 screen = self._screens[i]
