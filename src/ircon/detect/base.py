@@ -35,6 +35,11 @@ class Detector(Protocol):
     def flush(self) -> list[Finding]: ...
 
 
+# A detector may also say ``turn_pure = True``: its findings for an event depend only
+# on ``current_turn(event)`` and are made with ``finding`` about that event alone. The
+# detector set then scans a recent turn once (see ``turnmemo``).
+
+
 @runtime_checkable
 class BatchDetector(Protocol):
     """A detector that can also take many events at once (the fast path).
@@ -210,6 +215,16 @@ def finding(
         request_ids=(event.request_id,) if request_ids is None else request_ids,
         key=event.key, user=event.user, team=event.team, ip=event.ip, model=event.model,
         ts=event.ts, evidence=evidence, campaign=campaign, details=dict(details or {}),
+    )
+
+
+def attributed(f: Finding, event: TelemetryEvent) -> Finding:
+    """``f`` (a finding of ``finding`` about one event) about ``event`` instead: its
+    identity and time; the rest, ``details`` copied, unchanged."""
+    return Finding(
+        f.detector, f.rule_id, f.title, f.score, f.severity_hint, f.atlas, f.owasp,
+        (event.request_id,), event.key, event.user, event.team, event.ip, event.model,
+        event.ts, f.evidence, f.campaign, f.members, dict(f.details),
     )
 
 

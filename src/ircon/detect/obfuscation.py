@@ -148,6 +148,7 @@ def _printable_text(raw: bytes) -> str | None:
 
 class ObfuscationDetector:
     name = NAME
+    turn_pure = True  # findings depend only on the new turn (see ``turnmemo``)
 
     def __init__(self, rules: dict[str, Rule], judges: list[PatternSet], limit: int) -> None:
         self.rules = rules

@@ -33,6 +33,7 @@ class PatternDetector:
     """Runs one family's rules over the new prompt and tool messages of each event."""
 
     indirect_atlas = ("AML.T0051.001",)
+    turn_pure = True  # findings depend only on the new turn (see ``turnmemo``)
 
     def __init__(self, name: str, rules: list[Rule], *, limit: int) -> None:
         self.name = name

@@ -12,7 +12,7 @@ that event; one hostile event never stops detection for the others.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from ircon.detect.gate import MergedGate
 from ircon.detect.leakage import read_system_prompts
 from ircon.detect.rules import Rule, load_rules
 from ircon.detect.settings import DetectConfig
+from ircon.detect.turnmemo import TurnMemo
 from ircon.model.finding import Finding
 from ircon.model.telemetry import TelemetryEvent
 
@@ -84,6 +85,10 @@ class DetectorSet:
         # isinstance with a runtime-checkable protocol inspects the class every time
         self._batched: list[BatchDetector | None] = [
             d if isinstance(d, BatchDetector) else None for d in detectors]
+        # how each detector is asked about one event: a recent turn is scanned once
+        self._observe: list[Callable[[TelemetryEvent], list[Finding]]] = [
+            TurnMemo(d).observe if getattr(d, "turn_pure", False) is True else d.observe
+            for d in detectors]
 
     @classmethod
     def from_config(cls, cfg: DetectConfig | None = None, *, rules_dir: Path | None = None,
@@ -110,10 +115,12 @@ class DetectorSet:
         stats = self.stats
         stats.events += 1
         gate = self._gate
-        for d in (self._ungated if gate is not None and gate.quiet(event)
-                  else self._detectors):
+        quiet = gate is not None and gate.quiet(event)
+        for d, observe in zip(self._detectors, self._observe, strict=True):
+            if quiet and d not in self._ungated:
+                continue
             try:
-                got = d.observe(event)
+                got = observe(event)
             except Exception as exc:
                 stats.errors[d.name] += 1
                 stats.last_error[d.name] = f"{type(exc).__name__}: {exc}"[:300]
@@ -145,9 +152,10 @@ class DetectorSet:
             pairs: list[tuple[int, Finding]] = []
             if gate is not None and d not in ungated:
                 own = self._own_gates[pos]
+                observe = self._observe[pos]
                 for i in (opened if own is None or not opened
                           else own.open_among(events, opened)):
-                    got = self._guarded(d, events[i])
+                    got = self._guarded(d, observe, events[i])
                     if got:
                         pairs.extend((i, f) for f in got)
             elif (bd := self._batched[pos]) is not None:
@@ -157,8 +165,9 @@ class DetectorSet:
                     self._failed(d, exc)
                     continue
             else:
+                observe = self._observe[pos]
                 for i, ev in enumerate(events):
-                    pairs.extend((i, f) for f in self._guarded(d, ev))
+                    pairs.extend((i, f) for f in self._guarded(d, observe, ev))
             for i, f in pairs:
                 per_event.setdefault(i, []).append((pos, f))
         out: list[Finding] = []
@@ -173,9 +182,10 @@ class DetectorSet:
         keyed_batch.forget()  # the batch's shared columns hold its events
         return out
 
-    def _guarded(self, d: Detector, event: TelemetryEvent) -> list[Finding]:
+    def _guarded(self, d: Detector, observe: Callable[[TelemetryEvent], list[Finding]],
+                 event: TelemetryEvent) -> list[Finding]:
         try:
-            return d.observe(event)
+            return observe(event)
         except Exception as exc:
             self._failed(d, exc)
             return []

@@ -367,6 +367,7 @@ _UNEVEN: dict[bytes, bool] = {}
 
 class SuffixDetector:
     name = NAME
+    turn_pure = True  # findings depend only on the new turn (see ``turnmemo``)
 
     def __init__(self, rule: Rule | None, threshold: float) -> None:
         self.rule = rule
