@@ -43,10 +43,6 @@ class DetectStats:
     last_error: dict[str, str] = field(default_factory=dict)
 
 
-def _first(pair: tuple[int, Finding]) -> int:
-    return pair[0]
-
-
 class DetectorSet:
     def __init__(self, detectors: list[Detector], campaign: CampaignCorrelator | None,
                  rules: list[Rule]) -> None:
@@ -146,8 +142,8 @@ class DetectorSet:
         gate = self._gate
         opened = gate.open_indices(events) if gate is not None else range(len(events))
         ungated = self._ungated
-        # findings per event index, each with its detector's position (output order)
-        per_event: dict[int, list[tuple[int, Finding]]] = {}
+        # findings per event index; detectors run in order, so each list is in output order
+        per_event: dict[int, list[Finding]] = {}
         for pos, d in enumerate(self._detectors):
             pairs: list[tuple[int, Finding]] = []
             if gate is not None and d not in ungated:
@@ -157,7 +153,7 @@ class DetectorSet:
                           else own.open_among(events, opened)):
                     got = self._guarded(d, observe, events[i])
                     if got:
-                        pairs.extend((i, f) for f in got)
+                        per_event.setdefault(i, []).extend(got)
             elif (bd := self._batched[pos]) is not None:
                 try:
                     pairs = bd.observe_batch(events)
@@ -169,16 +165,15 @@ class DetectorSet:
                 for i, ev in enumerate(events):
                     pairs.extend((i, f) for f in self._guarded(d, observe, ev))
             for i, f in pairs:
-                per_event.setdefault(i, []).append((pos, f))
+                per_event.setdefault(i, []).append(f)
         out: list[Finding] = []
         campaign = self.campaign
         for i in sorted(per_event):
-            got = [f for _pos, f in sorted(per_event[i], key=_first)]
+            got = per_event[i]
             if campaign is not None:
                 got.extend(campaign.observe_findings(got))
             out.extend(got)
-        for f in out:
-            stats.findings[f.detector] += 1
+        stats.findings.update(f.detector for f in out)
         keyed_batch.forget()  # the batch's shared columns hold its events
         return out
 

@@ -572,7 +572,13 @@ _DESCRIBED = re.compile(
 def _described(text: str, start: int) -> bool:
     """Does the match follow "get a model to" and its kin (a description of an
     attack: "prompts like DAN try to get a model to ignore its guidelines")?"""
-    return start > 0 and _DESCRIBED.search(text, max(0, start - 60), start) is not None
+    if start <= 0 or not text[start - 1].isspace():
+        return False
+    lead = max(0, start - 60)
+    # what the regex ends with ("to", "into", then spaces), tested first: it rarely holds
+    if text[lead:start].rstrip()[-2:].lower() != "to":
+        return False
+    return _DESCRIBED.search(text, lead, start) is not None
 
 
 # Words that, right before a quoted phrase, make it something to do, not a mention.
@@ -731,14 +737,16 @@ class PatternSet:
         literals is in ``text``; or ``text`` has enough digits for a digits gate."""
         idx: set[int] = set()
         if words:
-            hit = self.gate_bytes.intersection(words)
+            present = set(words)  # membership in a list is a walk of it
+            hit = self.gate_bytes.intersection(present)
             if hit:
                 gate, req = self._gate, self._requires
                 for w in hit:
                     for i in gate[w]:
-                        r = req[i]
-                        if r is None or not r.isdisjoint(words):
-                            idx.add(i)
+                        if i not in idx:
+                            r = req[i]
+                            if r is None or not r.isdisjoint(present):
+                                idx.add(i)
         if text and (self._lit_pivots or self._digit_rules):
             raw = utf8(text)
             if self._lit_pivots:

@@ -41,7 +41,8 @@ class TurnMemo:
 
     def observe(self, event: TelemetryEvent) -> list[Finding]:
         turn = current_turn(event)
-        if not turn or sum(len(c) for _i, _r, c in turn) > MAX_CHARS:
+        if not turn or (len(turn[0][2]) if len(turn) == 1
+                        else sum(len(c) for _i, _r, c in turn)) > MAX_CHARS:
             return self._detector.observe(event)
         key = tuple(turn)
         seen = self._seen
@@ -52,7 +53,8 @@ class TurnMemo:
                 del seen[next(iter(seen))]
             # Findings that rest on other events too cannot be handed to another.
             own = (event.request_id,)
-            seen[key] = tuple(got) if all(f.request_ids == own for f in got) else None
+            seen[key] = (tuple(got) if not got or all(f.request_ids == own for f in got)
+                         else None)
             return got
         if known is None:
             return self._detector.observe(event)
