@@ -737,15 +737,15 @@ class PatternSet:
         literals is in ``text``; or ``text`` has enough digits for a digits gate."""
         idx: set[int] = set()
         if words:
-            present = set(words)  # membership in a list is a walk of it
-            hit = self.gate_bytes.intersection(present)
+            wordset = set(words)  # membership in a list is a walk of it
+            hit = self.gate_bytes.intersection(wordset)
             if hit:
                 gate, req = self._gate, self._requires
                 for w in hit:
                     for i in gate[w]:
                         if i not in idx:
                             r = req[i]
-                            if r is None or not r.isdisjoint(present):
+                            if r is None or not r.isdisjoint(wordset):
                                 idx.add(i)
         if text and (self._lit_pivots or self._digit_rules):
             raw = utf8(text)
