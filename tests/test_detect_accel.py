@@ -564,3 +564,33 @@ def test_last_user_texts_in_c_are_the_python_ones() -> None:
     assert fast is not None
     assert fast.last_user_texts(messages) == list(map(probing.last_user_text, messages))
     assert fast.last_user_texts(messages)[5] == "u0"
+
+
+@pytest.mark.skipif(fast is None, reason="the C accelerator is not built")
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec=None, exclude_categories=()),
+                        max_size=12), max_size=8))
+def test_joined_texts_in_c_are_the_python_ones(texts: list[str]) -> None:
+    """``multimatch.Joined``: the same buffer and odd texts (those holding NUL) both ways."""
+    from ircon.detect import accel
+    from ircon.detect.multimatch import Joined
+
+    got = Joined(texts)
+    saved, accel.fast = accel.fast, None
+    try:
+        want = Joined(texts)
+    finally:
+        accel.fast = saved
+    assert (got.buf, got.odd, got.n) == (want.buf, want.odd, want.n)
+
+
+@pytest.mark.skipif(fast is None, reason="the C accelerator is not built")
+def test_joined_texts_in_c_keep_what_python_keeps() -> None:
+    assert fast is not None
+    texts = ["plain", "caf\u00e9", "a\x00b", "", "\ud800x", "\U0001f600", "\x00"]
+    buf, odd = fast.join_utf8(texts)
+    assert odd == (2, 6)
+    assert buf == b"plain\x00caf\xc3\xa9\x00\x00\x00\xed\xa0\x80x\x00\xf0\x9f\x98\x80\x00"
+    assert fast.join_utf8([]) == (b"", ())
+    with pytest.raises(TypeError):
+        fast.join_utf8(["a", b"b"])  # type: ignore[list-item]

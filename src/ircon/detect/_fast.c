@@ -2784,6 +2784,89 @@ static PyObject *release(PyObject *mod, PyObject *lists) {
     Py_RETURN_NONE;
 }
 
+/* -------------------------------------------------------------- join_utf8 */
+
+/* join_utf8(texts) -> (buf, odd): the texts as UTF-8 (lone surrogates kept, as with
+ * "surrogatepass"), a NUL after each but the last, in one buffer; a text holding a
+ * NUL is left empty in it and its position listed in ``odd`` (a tuple). What
+ * multimatch.Joined builds with str.join and str.encode, without the intermediate
+ * string: ASCII texts are copied where they lie. */
+static PyObject *join_utf8(PyObject *mod, PyObject *seq) {
+    PyObject *fast = PySequence_Fast(seq, "texts must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    PyObject *encoded = NULL, *odd = NULL, *buf = NULL, *result = NULL;
+    /* the UTF-8 of the non-ASCII texts, made in the first pass (None for the others) */
+    encoded = PyList_New(n);
+    odd = PyList_New(0);
+    if (!encoded || !odd) goto done;
+    Py_ssize_t total = n > 0 ? n - 1 : 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = items[i];
+        if (i + 1 < n) PREFETCH(items[i + 1]);
+        if (!PyUnicode_Check(t)) {
+            PyErr_SetString(PyExc_TypeError, "texts must be str");
+            goto done;
+        }
+        Py_ssize_t len;
+        const char *data;
+        if (PyUnicode_IS_ASCII(t)) {
+            len = PyUnicode_GET_LENGTH(t);
+            data = (const char *)PyUnicode_DATA(t);
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(encoded, i, Py_None);
+        } else {
+            PyObject *b = PyUnicode_AsEncodedString(t, "utf-8", "surrogatepass");
+            if (!b) goto done;
+            PyList_SET_ITEM(encoded, i, b);
+            len = PyBytes_GET_SIZE(b);
+            data = PyBytes_AS_STRING(b);
+        }
+        if (len && memchr(data, 0, (size_t)len)) {
+            PyObject *k = PyLong_FromSsize_t(i);
+            if (!k || PyList_Append(odd, k) < 0) {
+                Py_XDECREF(k);
+                goto done;
+            }
+            Py_DECREF(k);
+            continue;
+        }
+        total += len;
+    }
+    buf = PyBytes_FromStringAndSize(NULL, total);
+    if (!buf) goto done;
+    char *out = PyBytes_AS_STRING(buf);
+    Py_ssize_t nodd = PyList_GET_SIZE(odd), next_odd = 0;
+    Py_ssize_t odd_at = nodd ? PyLong_AsSsize_t(PyList_GET_ITEM(odd, 0)) : -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = items[i], *b = PyList_GET_ITEM(encoded, i);
+        if (i + 1 < n) PREFETCH(PyUnicode_DATA(items[i + 1]));
+        if (i == odd_at) {
+            next_odd++;
+            odd_at = next_odd < nodd ? PyLong_AsSsize_t(PyList_GET_ITEM(odd, next_odd)) : -1;
+        } else if (b == Py_None) {
+            Py_ssize_t len = PyUnicode_GET_LENGTH(t);
+            memcpy(out, PyUnicode_DATA(t), (size_t)len);
+            out += len;
+        } else {
+            memcpy(out, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+            out += PyBytes_GET_SIZE(b);
+        }
+        if (i + 1 < n) *out++ = 0;
+    }
+    PyObject *odd_t = PyList_AsTuple(odd);
+    if (!odd_t) goto done;
+    result = PyTuple_Pack(2, buf, odd_t);
+    Py_DECREF(odd_t);
+done:
+    Py_XDECREF(buf);
+    Py_XDECREF(odd);
+    Py_XDECREF(encoded);
+    Py_DECREF(fast);
+    return result;
+}
+
 /* ----------------------------------------------------------------- module */
 
 static PyMethodDef module_methods[] = {
@@ -2811,6 +2894,8 @@ static PyMethodDef module_methods[] = {
      "last_user_texts(messages) -> the content of each one's last user message"},
     {"same_items", (PyCFunction)same_items, METH_VARARGS,
      "same_items(a, b) -> bool: the same objects in the same order"},
+    {"join_utf8", (PyCFunction)join_utf8, METH_O,
+     "join_utf8(texts) -> (UTF-8 joined by NULs, positions of texts holding NUL)"},
     {"group", (PyCFunction)group, METH_O,
      "group(keys) -> dict: positions of each distinct key, in order of first occurrence"},
     {NULL, NULL, 0, NULL}};
