@@ -168,6 +168,75 @@ static inline PyObject *peek_slot(PyObject *o, PyTypeObject *tp, Py_ssize_t off)
     return off >= 0 && o && Py_TYPE(o) == tp ? *(PyObject **)((char *)o + off) : NULL;
 }
 
+/* Where the plain slot ``name`` of instances of ``tp`` lives, remembered by (type,
+ * name): the window steps read and write a few attributes of every key's state
+ * object per batch, and generic attribute access looks the name up in the type each
+ * time. -1 (use generic access) unless the type keeps the generic attribute access
+ * and the name is a writable object slot; an entry holds its type, and is taken
+ * only while the type's version tag (changed by any change to the type) is the
+ * same. ``name`` must be one of the interned names below (they live as long as the
+ * module). */
+typedef struct {
+    PyTypeObject *tp;
+    PyObject *name;
+    unsigned int version;
+    Py_ssize_t off;
+} slot_cache_entry;
+#define SLOT_CACHE 64
+static slot_cache_entry slot_cache[SLOT_CACHE];
+
+static Py_ssize_t cached_slot(PyTypeObject *tp, PyObject *name) {
+    slot_cache_entry *e =
+        &slot_cache[(((uintptr_t)tp >> 4) ^ (((uintptr_t)name >> 4) * 31u)) & (SLOT_CACHE - 1)];
+    if (e->tp == tp && e->name == name && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) &&
+        e->version == tp->tp_version_tag)
+        return e->off;
+    Py_ssize_t off = -1;
+    if (tp->tp_getattro == PyObject_GenericGetAttr && tp->tp_setattro == PyObject_GenericSetAttr) {
+        PyObject *d = _PyType_Lookup(tp, name);
+        if (d && Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+            PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+            if (m->type == T_OBJECT_EX && !(m->flags & READONLY)) off = m->offset;
+        }
+    }
+    if (!(tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)) return off;  /* not remembered */
+    Py_INCREF(tp);
+    Py_XSETREF(e->tp, tp);
+    e->name = name;
+    e->version = tp->tp_version_tag;
+    e->off = off;
+    return off;
+}
+
+/* o.name as a new reference (PyObject_GetAttr), through the slot when cached_slot
+ * knows it. */
+static inline PyObject *attr_get(PyObject *o, PyObject *name) {
+    Py_ssize_t off = cached_slot(Py_TYPE(o), name);
+    if (off >= 0) {
+        PyObject *v = *(PyObject **)((char *)o + off);
+        if (v) {
+            Py_INCREF(v);
+            return v;
+        }
+    }
+    return PyObject_GetAttr(o, name);  /* and its AttributeError for an empty slot */
+}
+
+/* o.name = v (PyObject_SetAttr; v borrowed), through the slot when cached_slot knows
+ * it. */
+static inline int attr_set(PyObject *o, PyObject *name, PyObject *v) {
+    Py_ssize_t off = cached_slot(Py_TYPE(o), name);
+    if (off >= 0 && v) {
+        PyObject **slot = (PyObject **)((char *)o + off);
+        PyObject *old = *slot;
+        Py_INCREF(v);
+        *slot = v;
+        Py_XDECREF(old);
+        return 0;
+    }
+    return PyObject_SetAttr(o, name, v);
+}
+
 #define PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
 
 static PyObject *py_zero, *py_one;  /* the ints 0 and 1 */
@@ -1806,7 +1875,7 @@ static double py_floor_div(double vx, double wx) {
 
 
 static int get_double(PyObject *o, PyObject *name, double *out) {
-    PyObject *v = PyObject_GetAttr(o, name);
+    PyObject *v = attr_get(o, name);
     if (!v) return -1;
     int ok = PyFloat_CheckExact(v);
     if (ok) *out = PyFloat_AS_DOUBLE(v);
@@ -1815,7 +1884,7 @@ static int get_double(PyObject *o, PyObject *name, double *out) {
 }
 
 static int get_int(PyObject *o, PyObject *name, long long *out) {
-    PyObject *v = PyObject_GetAttr(o, name);
+    PyObject *v = attr_get(o, name);
     if (!v) return -1;
     int ok = PyLong_CheckExact(v);
     if (ok) {
@@ -1831,7 +1900,7 @@ static int get_int(PyObject *o, PyObject *name, long long *out) {
  * else ``src`` when that is a float of the value (shared, as Python would share it),
  * else a new float. Per-key state then costs no more memory than the Python steps. */
 static int set_double(PyObject *o, PyObject *name, double value, PyObject *src) {
-    PyObject *cur = PyObject_GetAttr(o, name);
+    PyObject *cur = attr_get(o, name);
     if (!cur) return -1;
     double was = PyFloat_CheckExact(cur) ? PyFloat_AS_DOUBLE(cur) : 0.0;
     int same = PyFloat_CheckExact(cur) && memcmp(&was, &value, sizeof(double)) == 0;
@@ -1839,18 +1908,18 @@ static int set_double(PyObject *o, PyObject *name, double value, PyObject *src) 
     if (same) return 0;
     if (src && PyFloat_CheckExact(src)) {
         double s = PyFloat_AS_DOUBLE(src);
-        if (memcmp(&s, &value, sizeof(double)) == 0) return PyObject_SetAttr(o, name, src);
+        if (memcmp(&s, &value, sizeof(double)) == 0) return attr_set(o, name, src);
     }
     PyObject *v = PyFloat_FromDouble(value);
     if (!v) return -1;
-    int r = PyObject_SetAttr(o, name, v);
+    int r = attr_set(o, name, v);
     Py_DECREF(v);
     return r;
 }
 
 static int set_attr(PyObject *o, PyObject *name, PyObject *v) {
     if (!v) return -1;
-    int r = PyObject_SetAttr(o, name, v);
+    int r = attr_set(o, name, v);
     Py_DECREF(v);
     return r;
 }
@@ -1947,7 +2016,7 @@ static PyObject *spend_core(const spend_params *sp, PyObject *st, PyObject *idx)
         if (ok < 0) return NULL;
         Py_RETURN_NONE;
     }
-    PyObject *rep = PyObject_GetAttr(st, s_reported);
+    PyObject *rep = attr_get(st, s_reported);
     if (!rep) return NULL;
     int reported = PyObject_IsTrue(rep);
     Py_DECREF(rep);
@@ -2225,7 +2294,7 @@ static int params_extend_at(const probe_ctx *x, PyObject *pend, Py_ssize_t a, Py
 }
 
 static int add_extraction(PyObject *st, PyObject *delta) {
-    PyObject *cur = PyObject_GetAttr(st, s_extraction);
+    PyObject *cur = attr_get(st, s_extraction);
     if (!cur) return -1;
     PyObject *sum = PyNumber_Add(cur, delta);
     Py_DECREF(cur);
@@ -2240,7 +2309,7 @@ static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
     if (b <= a) return 0;
     PyObject *st = x->st;
     long long c1 = c0 + (b - a);
-    PyObject *pend = PyObject_GetAttr(st, s_unjudged);
+    PyObject *pend = attr_get(st, s_unjudged);
     if (!pend) return -1;
     int rc = 0;
     if (pend == Py_None) {
@@ -2290,14 +2359,14 @@ static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
         } else if (PyList_GET_SIZE(pend) > x->cap) {
             PyObject *n = PyObject_CallMethodOneArg(x->det, s_count_extraction, pend);
             if (!n || add_extraction(st, n) < 0 ||
-                PyObject_SetAttr(st, s_unjudged, Py_None) < 0)
+                attr_set(st, s_unjudged, Py_None) < 0)
                 rc = -1;
             Py_XDECREF(n);
         }
     }
     Py_DECREF(pend);
     if (rc < 0) return -1;
-    PyObject *busy = PyObject_GetAttr(st, s_busy);
+    PyObject *busy = attr_get(st, s_busy);
     if (!busy) return -1;
     Py_ssize_t from = a;
     if (busy == Py_None) {
@@ -2308,12 +2377,12 @@ static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
         if (c1 < x->half) return 0;
         long long skip = x->half - c0 - 1;
         if (skip > 0) from = a + (Py_ssize_t)skip;
-        PyObject *early = PyObject_GetAttr(st, s_early);
+        PyObject *early = attr_get(st, s_early);
         if (!early) return -1;
         if (early == Py_None) {
             Py_DECREF(early);
             early = PyList_New(0);
-            if (!early || PyObject_SetAttr(st, s_early, early) < 0) {
+            if (!early || attr_set(st, s_early, early) < 0) {
                 Py_XDECREF(early);
                 return -1;
             }
@@ -2334,7 +2403,7 @@ static int defer(probe_ctx *x, Py_ssize_t a, Py_ssize_t b, long long c0) {
         return rc;
     }
     {
-        PyObject *pending = PyObject_GetAttr(busy, s_pending);
+        PyObject *pending = attr_get(busy, s_pending);
         if (!pending) rc = -1;
         else if (!PyList_Check(pending)) {
             PyErr_SetString(PyExc_TypeError, "pending must be a list");
@@ -2426,20 +2495,20 @@ static int probe_core(probe_ctx *x_, PyObject *ts, const double *times, PyObject
             baseline *= pow(keep, (double)(elapsed - 1 > 0 ? elapsed - 1 : 0));
             windows += elapsed;
             start += (double)elapsed * window;
-            PyObject *busy = PyObject_GetAttr(st, s_busy);
+            PyObject *busy = attr_get(st, s_busy);
             if (!busy) goto fail;
             int has_busy = busy != Py_None;
             Py_DECREF(busy);
             /* what was kept for statistics never made goes with the window */
-            PyObject *early = PyObject_GetAttr(st, s_early);
+            PyObject *early = attr_get(st, s_early);
             if (!early) goto fail;
             int had_early = early != Py_None;
             Py_DECREF(early);
-            if (had_early && PyObject_SetAttr(st, s_early, Py_None) < 0) goto fail;
+            if (had_early && attr_set(st, s_early, Py_None) < 0) goto fail;
             if (has_busy && count < mr) {
                 /* ProbingDetector._close_busy of a key that went quiet: its prompt
                  * statistics are dropped (what it clears goes with them) */
-                if (PyObject_SetAttr(st, s_busy, Py_None) < 0) goto fail;
+                if (attr_set(st, s_busy, Py_None) < 0) goto fail;
             } else if (has_busy) {
                 if (set_double(st, s_start, start, start_src) < 0 ||
                     set_long(st, s_count, count) < 0 ||
@@ -2452,7 +2521,7 @@ static int probe_core(probe_ctx *x_, PyObject *ts, const double *times, PyObject
             }
             count = 0;
             if (set_attr(st, s_extraction, (Py_INCREF(py_zero), py_zero)) < 0 ||
-                PyObject_SetAttr(st, s_unjudged, Py_None) < 0 ||
+                attr_set(st, s_unjudged, Py_None) < 0 ||
                 set_attr(st, s_reported, (Py_INCREF(py_zero), py_zero)) < 0)
                 goto fail;
             seg = j;
