@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -149,3 +150,26 @@ def test_the_scan_finds_the_same_with_and_without_requirements() -> None:
         got = [(h.rule.id, h.start, h.end) for h in pset.scan(text, words, skip_quoted=True)]
         want = [(h.rule.id, h.start, h.end) for h in plain.scan(text, words, skip_quoted=True)]
         assert got == want, text[:120]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(WORDS), st.text(
+    alphabet=st.characters(max_codepoint=127), max_size=6)), max_size=30))
+def test_the_c_test_of_needs_is_the_python_one(parts: list[str]) -> None:
+    from ircon.detect import accel
+
+    if accel.fast is None:
+        return
+    low = " ".join(parts).lower()
+    for _rid, _rx, req in CHECKED:
+        got = req.possible(low)
+        saved, accel.fast = accel.fast, None
+        try:
+            assert req.possible(low) is got
+        finally:
+            accel.fast = saved
+    # non-ASCII literals are never in ASCII text; malformed input is refused
+    assert accel.fast.needs_met("abc", ((("\u00e9bc",), ("abc",)),)) is False
+    assert accel.fast.needs_met("abc", ((("\u00e9bc", "bc"), ("abc",)),)) is True
+    with pytest.raises(TypeError):
+        accel.fast.needs_met("abc", ((("abc", 1),),))  # type: ignore[arg-type]

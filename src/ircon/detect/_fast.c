@@ -2853,6 +2853,51 @@ static PyObject *release(PyObject *mod, PyObject *lists) {
     Py_RETURN_NONE;
 }
 
+/* -------------------------------------------------------------- needs_met */
+
+/* One literal of ``lits`` (a tuple of str) is in ``text`` (len n, ASCII data ``p``). */
+static int any_in(const char *p, Py_ssize_t n, PyObject *lits) {
+    Py_ssize_t k = PyTuple_GET_SIZE(lits);
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *lit = PyTuple_GET_ITEM(lits, j);
+        if (!PyUnicode_IS_ASCII(lit)) continue;  /* never in ASCII text */
+        Py_ssize_t m = PyUnicode_GET_LENGTH(lit);
+        if (m <= n && memmem(p, (size_t)n, PyUnicode_DATA(lit), (size_t)m)) return 1;
+    }
+    return 0;
+}
+
+/* needs_met(low, alternatives) -> bool: prefilter.Requirement.possible for an ASCII
+ * text: some alternative (a tuple of needs) has every need (a tuple of str) met by
+ * one of its literals being in ``low``. */
+static PyObject *needs_met(PyObject *mod, PyObject *args) {
+    PyObject *low, *alts;
+    if (!PyArg_ParseTuple(args, "UO!", &low, &PyTuple_Type, &alts)) return NULL;
+    if (!PyUnicode_IS_ASCII(low)) {
+        PyErr_SetString(PyExc_ValueError, "needs_met takes ASCII text");
+        return NULL;
+    }
+    const char *p = (const char *)PyUnicode_DATA(low);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(low);
+    for (Py_ssize_t a = 0; a < PyTuple_GET_SIZE(alts); a++) {
+        PyObject *needs = PyTuple_GET_ITEM(alts, a);
+        if (!PyTuple_Check(needs)) goto bad;
+        Py_ssize_t k = PyTuple_GET_SIZE(needs), j = 0;
+        for (; j < k; j++) {
+            PyObject *lits = PyTuple_GET_ITEM(needs, j);
+            if (!PyTuple_Check(lits)) goto bad;
+            for (Py_ssize_t q = 0; q < PyTuple_GET_SIZE(lits); q++)
+                if (!PyUnicode_Check(PyTuple_GET_ITEM(lits, q))) goto bad;
+            if (!any_in(p, n, lits)) break;
+        }
+        if (j == k) Py_RETURN_TRUE;
+    }
+    Py_RETURN_FALSE;
+bad:
+    PyErr_SetString(PyExc_TypeError, "alternatives: tuples of tuples of tuples of str");
+    return NULL;
+}
+
 /* -------------------------------------------------------------- join_utf8 */
 
 /* join_utf8(texts) -> (buf, odd): the texts as UTF-8 (lone surrogates kept, as with
@@ -2963,6 +3008,8 @@ static PyMethodDef module_methods[] = {
      "last_user_texts(messages) -> the content of each one's last user message"},
     {"same_items", (PyCFunction)same_items, METH_VARARGS,
      "same_items(a, b) -> bool: the same objects in the same order"},
+    {"needs_met", (PyCFunction)needs_met, METH_VARARGS,
+     "needs_met(low, alternatives) -> bool: prefilter.Requirement.possible, in C"},
     {"join_utf8", (PyCFunction)join_utf8, METH_O,
      "join_utf8(texts) -> (UTF-8 joined by NULs, positions of texts holding NUL)"},
     {"group", (PyCFunction)group, METH_O,

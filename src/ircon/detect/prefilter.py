@@ -30,6 +30,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ircon.detect import accel
+
 MIN_CHARS = 3
 Need = frozenset[str]  # one of these literals must be in the text
 
@@ -132,6 +134,9 @@ class Requirement:
     def possible(self, low: str) -> bool:
         if not self.useful:
             return True
+        fast = accel.fast
+        if fast is not None and low.isascii():
+            return fast.needs_met(low, self.alternatives)
         for needs in self.alternatives:
             for lits in needs:
                 for lit in lits:
