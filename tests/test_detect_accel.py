@@ -594,3 +594,36 @@ def test_joined_texts_in_c_keep_what_python_keeps() -> None:
     assert fast.join_utf8([]) == (b"", ())
     with pytest.raises(TypeError):
         fast.join_utf8(["a", b"b"])  # type: ignore[list-item]
+
+
+@pytest.mark.skipif(fast is None, reason="the C accelerator is not built")
+def test_findings_made_in_c_are_the_dataclass_ones() -> None:
+    import dataclasses
+
+    from ircon.model.finding import Evidence, Finding
+
+    assert fast is not None
+    names = [f.name for f in dataclasses.fields(Finding)]
+    make = fast.SlotMaker(Finding, names)
+    values = ("jailbreak", "r", "t", 0.5, "SEV2", ("AML.T0054",), ("LLM01:2025",), ("q1",),
+              "k", None, "team", "10.0.0.1", "m", 12.5,
+              (Evidence("messages[1].content", 0, 3, "abc"),), "rule:r", (), {"a": 1})
+    got, want = make(*values), Finding(*values)
+    assert got == want and dataclasses.astuple(got) == dataclasses.astuple(want)
+    assert got.details is values[-1]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.key = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        make(*values[:-1])
+    with pytest.raises(TypeError):
+        make(*values[:-1], details={})
+    with pytest.raises(TypeError):
+        fast.SlotMaker(Finding, [*names[:-1], "nonexistent"])
+    with pytest.raises(TypeError):
+        fast.SlotMaker(Finding, [names[0], names[0]])
+
+    class Loose:  # instances with a __dict__: not a plain slotted class
+        pass
+
+    with pytest.raises(TypeError):
+        fast.SlotMaker(Loose, [])

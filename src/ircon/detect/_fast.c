@@ -2853,6 +2853,126 @@ static PyObject *release(PyObject *mod, PyObject *lists) {
     Py_RETURN_NONE;
 }
 
+/* -------------------------------------------------------------- SlotMaker */
+
+/* SlotMaker(cls, names): a callable making instances of ``cls`` (a class with
+ * __slots__ and plain attribute access, such as a frozen dataclass with slots) from
+ * one value per name, stored in the slots in that order; ``cls.__init__`` is not
+ * run. A frozen dataclass's __init__ stores each field through object.__setattr__,
+ * which costs more than a finding's other work; the detectors make a finding per
+ * rule hit, and a campaign's replayed prompt one per event. */
+typedef struct {
+    PyObject_HEAD
+    PyTypeObject *cls;
+    Py_ssize_t n;
+    Py_ssize_t *off;
+    vectorcallfunc vectorcall;
+} SlotMakerObject;
+
+static PyTypeObject SlotMakerType;
+
+static PyObject *slotmaker_call(SlotMakerObject *self, PyObject *const *args, size_t nargsf,
+                                PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames && PyTuple_GET_SIZE(kwnames)) {
+        PyErr_SetString(PyExc_TypeError, "SlotMaker takes positional values only");
+        return NULL;
+    }
+    if (nargs != self->n) {
+        PyErr_Format(PyExc_TypeError, "%s needs %zd values, not %zd", self->cls->tp_name,
+                     self->n, nargs);
+        return NULL;
+    }
+    PyObject *o = self->cls->tp_alloc(self->cls, 0);
+    if (!o) return NULL;
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        Py_INCREF(args[i]);
+        *(PyObject **)((char *)o + self->off[i]) = args[i];
+    }
+    return o;
+}
+
+static int slotmaker_init(SlotMakerObject *self, PyObject *args, PyObject *kwds) {
+    PyObject *cls, *names;
+    if (!PyArg_ParseTuple(args, "O!O", &PyType_Type, &cls, &names)) return -1;
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    if (tp->tp_getattro != PyObject_GenericGetAttr || tp->tp_dictoffset != 0 ||
+        tp->tp_alloc != PyType_GenericAlloc) {
+        PyErr_SetString(PyExc_TypeError, "SlotMaker needs a class with plain __slots__");
+        return -1;
+    }
+    PyObject *fast = PySequence_Fast(names, "names must be a sequence");
+    if (!fast) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    Py_ssize_t *off = PyMem_Calloc((size_t)(n ? n : 1), sizeof(Py_ssize_t));
+    if (!off) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PySequence_Fast_GET_ITEM(fast, i);
+        PyObject *d = PyUnicode_Check(name) ? _PyType_Lookup(tp, name) : NULL;
+        PyMemberDef *m = d && Py_IS_TYPE(d, &PyMemberDescr_Type)
+                             ? ((PyMemberDescrObject *)d)->d_member : NULL;
+        if (!m || m->type != T_OBJECT_EX || (m->flags & READONLY)) {
+            PyErr_Format(PyExc_TypeError, "%R is not a slot of %s", name, tp->tp_name);
+            PyMem_Free(off);
+            Py_DECREF(fast);
+            return -1;
+        }
+        for (Py_ssize_t j = 0; j < i; j++) {
+            if (off[j] == m->offset) {
+                PyErr_Format(PyExc_TypeError, "%R is named twice", name);
+                PyMem_Free(off);
+                Py_DECREF(fast);
+                return -1;
+            }
+        }
+        off[i] = m->offset;
+    }
+    Py_DECREF(fast);
+    PyMem_Free(self->off);
+    Py_INCREF(cls);
+    Py_XSETREF(self->cls, tp);
+    self->n = n;
+    self->off = off;
+    self->vectorcall = (vectorcallfunc)slotmaker_call;
+    return 0;
+}
+
+static void slotmaker_dealloc(SlotMakerObject *self) {
+    Py_XDECREF(self->cls);
+    PyMem_Free(self->off);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *slotmaker_tp_call(SlotMakerObject *self, PyObject *args, PyObject *kwds) {
+    if (!self->cls) {
+        PyErr_SetString(PyExc_TypeError, "SlotMaker not initialized");
+        return NULL;
+    }
+    if (kwds && PyDict_GET_SIZE(kwds)) {
+        PyErr_SetString(PyExc_TypeError, "SlotMaker takes positional values only");
+        return NULL;
+    }
+    return slotmaker_call(self, &PyTuple_GET_ITEM(args, 0), (size_t)PyTuple_GET_SIZE(args),
+                          NULL);
+}
+
+static PyTypeObject SlotMakerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ircon.detect._fast.SlotMaker",
+    .tp_basicsize = sizeof(SlotMakerObject),
+    .tp_dealloc = (destructor)slotmaker_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "SlotMaker(cls, names): makes cls instances from one value per slot name.",
+    .tp_vectorcall_offset = offsetof(SlotMakerObject, vectorcall),
+    .tp_call = (ternaryfunc)slotmaker_tp_call,
+    .tp_init = (initproc)slotmaker_init,
+    .tp_new = PyType_GenericNew,
+};
+
 /* -------------------------------------------------------------- needs_met */
 
 /* One literal of ``lits`` (a tuple of str) is in ``text`` (len n, ASCII data ``p``). */
@@ -3074,7 +3194,7 @@ PyMODINIT_FUNC PyInit__fast(void) {
         !s_prompt_tokens || !s_completion_tokens || !s_unknown)
         return NULL;
     if (PyType_Ready(&GateType) < 0 || PyType_Ready(&SuffixGateType) < 0 ||
-        PyType_Ready(&TrigramsType) < 0)
+        PyType_Ready(&TrigramsType) < 0 || PyType_Ready(&SlotMakerType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;
@@ -3093,6 +3213,12 @@ PyMODINIT_FUNC PyInit__fast(void) {
     Py_INCREF(&TrigramsType);
     if (PyModule_AddObject(m, "Trigrams", (PyObject *)&TrigramsType) < 0) {
         Py_DECREF(&TrigramsType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&SlotMakerType);
+    if (PyModule_AddObject(m, "SlotMaker", (PyObject *)&SlotMakerType) < 0) {
+        Py_DECREF(&SlotMakerType);
         Py_DECREF(m);
         return NULL;
     }

@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
+from ircon.detect import accel
 from ircon.model.finding import Evidence, Finding
 from ircon.model.telemetry import TelemetryEvent
 
@@ -190,6 +191,18 @@ def windows(text: str, limit: int) -> tuple[tuple[int, str], ...]:
     return ((0, text[:half]), (n - half, text[n - half:]))
 
 
+def _slot_maker(cls: type[Any]) -> Callable[..., Any] | None:
+    """A C maker of ``cls`` instances from one value per field, in order (see
+    ``_fast.SlotMaker``): a frozen dataclass's own ``__init__`` costs several times
+    the rest of a finding's making. None without the accelerator."""
+    fast = accel.fast
+    return None if fast is None else fast.SlotMaker(cls, [f.name for f in fields(cls)])
+
+
+_MAKE_FINDING: Callable[..., Finding] | None = _slot_maker(Finding)
+_MAKE_EVIDENCE: Callable[..., Evidence] | None = _slot_maker(Evidence)
+
+
 def excerpt(field_name: str, text: str, start: int, end: int) -> Evidence:
     """Evidence for ``text[start:end]`` with a little context, bounded in length."""
     span = end - start
@@ -199,7 +212,8 @@ def excerpt(field_name: str, text: str, start: int, end: int) -> Evidence:
         pad = (EXCERPT_CHARS - span) // 2
         a = max(0, start - pad)
         b = min(len(text), end + pad)
-    return Evidence(field_name, start, end, text[a:b])
+    make = _MAKE_EVIDENCE if accel.fast is not None and _MAKE_EVIDENCE is not None else Evidence
+    return make(field_name, start, end, text[a:b])
 
 
 def finding(
@@ -209,8 +223,9 @@ def finding(
     campaign: str | None = None, details: Mapping[str, object] | None = None,
 ) -> Finding:
     """A finding attributed to ``event``'s identity (key, user, team, IP, model)."""
-    # positional: a frozen dataclass takes keywords noticeably slower (fields in order)
-    return Finding(
+    # positional, the fields in order (see ``_slot_maker``)
+    make = _MAKE_FINDING if accel.fast is not None and _MAKE_FINDING is not None else Finding
+    return make(
         detector, rule_id, title, max(0.0, min(1.0, score)),
         severity, atlas, owasp,
         (event.request_id,) if request_ids is None else request_ids,
@@ -222,7 +237,8 @@ def finding(
 def attributed(f: Finding, event: TelemetryEvent) -> Finding:
     """``f`` (a finding of ``finding`` about one event) about ``event`` instead: its
     identity and time; the rest, ``details`` copied, unchanged."""
-    return Finding(
+    make = _MAKE_FINDING if accel.fast is not None and _MAKE_FINDING is not None else Finding
+    return make(
         f.detector, f.rule_id, f.title, f.score, f.severity_hint, f.atlas, f.owasp,
         (event.request_id,), event.key, event.user, event.team, event.ip, event.model,
         event.ts, f.evidence, f.campaign, f.members, dict(f.details),
