@@ -307,6 +307,7 @@ typedef struct {
     uint64_t bloom[BLOOM_BITS / 64];  /* two bits per word: most words miss here */
     Py_ssize_t mask;
     Py_ssize_t max_word;     /* longest vocab word, bytes */
+    Py_ssize_t min_word;     /* shortest vocab word, bytes */
     Py_ssize_t npair_words;  /* uint64 words per pair bit set */
     uint64_t *pair_pool;
     Py_ssize_t long_word;    /* 0: off */
@@ -390,6 +391,7 @@ static int gate_init(GateObject *self, PyObject *args, PyObject *kwds) {
     self->keep = PyList_GetSlice(vocab, 0, n);  /* a copy: the caller may change its list */
     if (!self->keep) return -1;
     self->nentries = n;
+    self->min_word = self->max_word = 0;
     self->entries = PyMem_Calloc(n ? n : 1, sizeof(vocab_entry));
     Py_ssize_t size = 16;
     while (size < 2 * n + 16) size <<= 1;
@@ -420,6 +422,7 @@ static int gate_init(GateObject *self, PyObject *args, PyObject *kwds) {
         e->single = single;
         e->rot13 = rot13;
         if (e->len > self->max_word) self->max_word = e->len;
+        if (self->min_word == 0 || e->len < self->min_word) self->min_word = e->len;
         if (PyObject_Length(apairs) > 0) {
             e->anchor = self->pair_pool + (2 * i) * self->npair_words;
             if (set_pair_bits(apairs, e->anchor, npairs) < 0) return -1;
@@ -593,7 +596,7 @@ static inline __attribute__((always_inline)) int ascii_word(
         Py_ssize_t len) {
     const GateObject *g = s->g;
     if (g->long_word && len >= g->long_word) return 1;
-    if (len > g->max_word) return 0;
+    if (len > g->max_word || len < g->min_word) return 0;  /* "a", "I": in no vocabulary */
     const unsigned char *q = text + start;
     Py_ssize_t m = len;
     uint64_t h = (uint64_t)len * 0x9E3779B97F4A7C15ULL, v;
