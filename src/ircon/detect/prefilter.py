@@ -5,8 +5,9 @@ On an attack prompt most of the gate's candidates still do not match, and a
 failed regex costs microseconds (a multilingual alternation tried at every
 position). Any match of a regex holds certain literal strings: ``ignore\\s+(?:all
 \\s+)?previous`` cannot match a text without "ignore" and "previous". A few
-substring tests (``in``, C-level) then answer "certainly not" for most failing
-regexes, as the literal extraction of regex engines such as RE2 does.
+substring searches (``memmem`` in the C accelerator, ``in`` without it) then
+answer "certainly not" for most failing regexes, as the literal extraction of
+regex engines such as RE2 does.
 
 ``Requirement`` is written out from Python's own parse of the case-folded regex
 (``rules.folded_tree``, for lowercased ASCII text) and is an OR over the
