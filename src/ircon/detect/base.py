@@ -191,6 +191,9 @@ def windows(text: str, limit: int) -> tuple[tuple[int, str], ...]:
     return ((0, text[:half]), (n - half, text[n - half:]))
 
 
+T = TypeVar("T")
+
+
 def _slot_maker(cls: type[Any]) -> Callable[..., Any] | None:
     """A C maker of ``cls`` instances from one value per field, in order (see
     ``_fast.SlotMaker``): a frozen dataclass's own ``__init__`` costs several times
@@ -203,6 +206,12 @@ _MAKE_FINDING: Callable[..., Finding] | None = _slot_maker(Finding)
 _MAKE_EVIDENCE: Callable[..., Evidence] | None = _slot_maker(Evidence)
 
 
+def _maker(made: Callable[..., T] | None, cls: Callable[..., T]) -> Callable[..., T]:
+    """``made`` while the accelerator is on (callers read ``accel.fast`` when they run),
+    else the class itself."""
+    return made if made is not None and accel.fast is not None else cls
+
+
 def excerpt(field_name: str, text: str, start: int, end: int) -> Evidence:
     """Evidence for ``text[start:end]`` with a little context, bounded in length."""
     span = end - start
@@ -212,8 +221,7 @@ def excerpt(field_name: str, text: str, start: int, end: int) -> Evidence:
         pad = (EXCERPT_CHARS - span) // 2
         a = max(0, start - pad)
         b = min(len(text), end + pad)
-    make = _MAKE_EVIDENCE if accel.fast is not None and _MAKE_EVIDENCE is not None else Evidence
-    return make(field_name, start, end, text[a:b])
+    return _maker(_MAKE_EVIDENCE, Evidence)(field_name, start, end, text[a:b])
 
 
 def finding(
@@ -224,8 +232,7 @@ def finding(
 ) -> Finding:
     """A finding attributed to ``event``'s identity (key, user, team, IP, model)."""
     # positional, the fields in order (see ``_slot_maker``)
-    make = _MAKE_FINDING if accel.fast is not None and _MAKE_FINDING is not None else Finding
-    return make(
+    return _maker(_MAKE_FINDING, Finding)(
         detector, rule_id, title, max(0.0, min(1.0, score)),
         severity, atlas, owasp,
         (event.request_id,) if request_ids is None else request_ids,
@@ -237,8 +244,7 @@ def finding(
 def attributed(f: Finding, event: TelemetryEvent) -> Finding:
     """``f`` (a finding of ``finding`` about one event) about ``event`` instead: its
     identity and time; the rest, ``details`` copied, unchanged."""
-    make = _MAKE_FINDING if accel.fast is not None and _MAKE_FINDING is not None else Finding
-    return make(
+    return _maker(_MAKE_FINDING, Finding)(
         f.detector, f.rule_id, f.title, f.score, f.severity_hint, f.atlas, f.owasp,
         (event.request_id,), event.key, event.user, event.team, event.ip, event.model,
         event.ts, f.evidence, f.campaign, f.members, dict(f.details),
